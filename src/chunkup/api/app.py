@@ -1,0 +1,77 @@
+"""The ASGI application: ``create_app(settings)``, nothing built at import time."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from starlette.middleware.cors import CORSMiddleware
+
+from chunkup import __version__
+from chunkup.api.errors import install_error_handlers
+from chunkup.api.routes import files, media, uploads
+from chunkup.services import Services
+from chunkup.settings import Settings
+from chunkup.storage import Storage
+from chunkup.uploads.clock import Clock, utcnow
+
+log = logging.getLogger("chunkup")
+
+CORS_HEADERS = ["Authorization", "Content-Range", "Content-Type", "Range", "If-Range"]
+EXPOSED_HEADERS = ["Content-Range", "Content-Length", "ETag", "Location", "Retry-After"]
+
+
+async def _collect_garbage_forever(services: Services) -> None:
+    interval = services.settings.gc_interval.total_seconds()
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            report = await services.gc.collect()
+        except Exception:  # the loop must outlive one bad round; the error is logged
+            log.exception("garbage collection failed; retrying in %ss", interval)
+            continue
+        if report.expired or report.forgotten or report.orphan_uploads:
+            log.info("garbage collection: %s", report)
+
+
+def create_app(
+    settings: Settings | None = None, *, clock: Clock = utcnow, storage: Storage | None = None
+) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        services = await Services.start(settings, clock=clock, storage=storage)
+        app.state.services = services
+        collector = asyncio.create_task(_collect_garbage_forever(services))
+        try:
+            yield
+        finally:
+            collector.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await collector
+            await services.close()
+
+    app = FastAPI(
+        title="chunkup",
+        version=__version__,
+        summary="Chunked media uploads: the SelfCommunity v2 media API",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    app.include_router(uploads.router)
+    app.include_router(media.router)
+    app.include_router(files.router)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origins,
+        allow_methods=["GET", "HEAD", "POST", "PATCH", "DELETE", "OPTIONS"],
+        allow_headers=CORS_HEADERS,
+        expose_headers=EXPOSED_HEADERS,
+        max_age=600,
+    )
+    return app

@@ -1,0 +1,102 @@
+"""The public file URLs: ``/media/<token>/<name>``, no token needed, as a CDN serves.
+
+Single byte ranges (``206``), conditional requests on the ETag, immutable
+caching, and headers that keep a browser from reinterpreting user bytes.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import quote
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import StreamingResponse
+
+from chunkup.api.deps import ServicesDep
+from chunkup.errors import NotFound, RangeNotSatisfiable
+from chunkup.uploads import keys
+
+router = APIRouter(tags=["files"])
+_RANGE = re.compile(r"bytes=([0-9]*)-([0-9]*)")
+
+
+def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """The one satisfiable range of a ``Range`` header, or ``None`` to send it all.
+
+    Syntax we do not serve (several ranges, other units) is ignored as RFC 9110
+    allows; a well-formed range wholly past the end is 416.
+    """
+    if not header:
+        return None
+    match = _RANGE.fullmatch(header.strip())
+    if match is None:
+        return None
+    first, last = match.groups()
+    if not first and not last:
+        return None
+    if not first:  # suffix: the last N bytes
+        length = int(last)
+        if length == 0:
+            raise RangeNotSatisfiable()
+        return max(0, size - length), size - 1
+    start = int(first)
+    end = min(int(last), size - 1) if last else size - 1
+    if last and int(last) < start:
+        return None
+    if start >= size:
+        raise RangeNotSatisfiable()
+    return start, end
+
+
+def _disposition(filename: str) -> str:
+    fallback = filename.encode("ascii", "replace").decode().replace('"', "'").replace("?", "_")
+    return f"inline; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename)}"
+
+
+@router.api_route(
+    "/media/{token}/{name:path}",
+    methods=["GET", "HEAD"],
+    operation_id="getMediaFile",
+    summary="A media's file bytes (public, unguessable URL)",
+    include_in_schema=True,
+    response_class=Response,
+)
+async def get_file(token: str, name: str, request: Request, services: ServicesDep) -> Response:
+    media = await services.library.by_file_token(token) if keys.is_upload_id(token) else None
+    key = keys.media_key(token, name)
+    if media is None or key != media.file_key:
+        raise NotFound("No such file.")
+    info = await services.storage.stat(key)
+    headers = {
+        "ETag": info.etag,
+        "Accept-Ranges": "bytes",
+        "Cache-Control": "public, max-age=31536000, immutable",
+        "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": "default-src 'none'; sandbox",
+    }
+    if not media.type.is_image:
+        headers["Content-Disposition"] = _disposition(media.filename)
+    if info.etag in request.headers.get("if-none-match", ""):
+        return Response(status_code=304, headers=headers)
+    try:
+        byte_range = parse_range(request.headers.get("range"), info.size)
+    except RangeNotSatisfiable:
+        headers["Content-Range"] = f"bytes */{info.size}"
+        return Response(status_code=416, headers=headers)
+    status = 200
+    start, end = 0, info.size - 1
+    if byte_range is not None:
+        if_range = request.headers.get("if-range")
+        if if_range is None or if_range == info.etag:
+            status = 206
+            start, end = byte_range
+            headers["Content-Range"] = f"bytes {start}-{end}/{info.size}"
+    headers["Content-Length"] = str(end - start + 1 if info.size else 0)
+    if request.method == "HEAD" or info.size == 0:
+        return Response(status_code=status, headers=headers, media_type=media.mimetype)
+    return StreamingResponse(
+        services.storage.read(key, start, end),
+        status_code=status,
+        headers=headers,
+        media_type=media.mimetype,
+    )

@@ -1,0 +1,71 @@
+"""The caller's media: list, get, delete: ``/api/v2/media/...``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Query, Request, Response
+
+from chunkup.api.deps import BaseUrl, CurrentUser, ServicesDep
+from chunkup.api.schemas import ErrorBody, MediaBody, MediaPage, media_body
+
+router = APIRouter(prefix="/api/v2/media", tags=["media"])
+ERRORS = {status: {"model": ErrorBody} for status in (400, 401, 403, 404)}
+
+
+def _page_url(request: Request, base: str, limit: int, offset: int) -> str:
+    return f"{base}{request.url.path}?{urlencode({'limit': limit, 'offset': offset})}"
+
+
+@router.get(
+    "/",
+    operation_id="listMedia",
+    summary="The caller's media, newest first",
+    response_model=MediaPage,
+    responses=ERRORS,
+)
+async def list_media(
+    request: Request,
+    user: CurrentUser,
+    services: ServicesDep,
+    base: BaseUrl,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    offset: Annotated[int, Query(ge=0, le=2**31)] = 0,
+) -> MediaPage:
+    count, items = await services.library.list(user, limit=limit, offset=offset)
+    following = offset + limit
+    return MediaPage(
+        count=count,
+        next=_page_url(request, base, limit, following) if following < count else None,
+        previous=_page_url(request, base, limit, max(0, offset - limit)) if offset > 0 else None,
+        results=[media_body(m, base) for m in items],
+    )
+
+
+@router.get(
+    "/{media_id}/",
+    operation_id="getSpecificMedia",
+    summary="One media",
+    response_model=MediaBody,
+    responses=ERRORS,
+)
+async def get_media(
+    media_id: int,
+    _user: CurrentUser,
+    services: ServicesDep,
+    base: BaseUrl,
+) -> MediaBody:
+    return media_body(await services.library.get(media_id), base)
+
+
+@router.delete(
+    "/{media_id}/",
+    status_code=204,
+    operation_id="deleteMedia",
+    summary="Delete a media and its files (creator only)",
+    responses=ERRORS,
+)
+async def delete_media(media_id: int, user: CurrentUser, services: ServicesDep) -> Response:
+    await services.library.delete(user, media_id)
+    return Response(status_code=204)

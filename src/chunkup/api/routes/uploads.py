@@ -1,0 +1,190 @@
+"""Chunk upload, resume status, abort and complete: ``/api/v2/media/upload/...``."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Request, Response
+from fastapi.responses import JSONResponse
+from python_multipart.exceptions import FormParserError
+from starlette.exceptions import HTTPException
+
+from chunkup.api.deps import BaseUrl, CurrentUser, ServicesDep
+from chunkup.api.multipart import max_body_bytes, read_chunk_form
+from chunkup.api.schemas import (
+    ChunkMedia,
+    ErrorBody,
+    MediaBody,
+    UploadStatusBody,
+    chunk_media,
+    media_body,
+    upload_status,
+)
+from chunkup.errors import InvalidBody, PayloadTooLarge
+from chunkup.uploads.content_range import ContentRange
+from chunkup.uploads.service import ChunkIn
+
+router = APIRouter(prefix="/api/v2/media/upload", tags=["upload"])
+ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody} for status in (400, 401, 404, 409, 410, 413, 503)
+}
+_CHUNK_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "upload_id": {"type": "string", "description": "from the second chunk on"},
+                        "expires": {"type": "string", "format": "date-time"},
+                        "image": {"type": "string", "format": "binary"},
+                        "document": {"type": "string", "format": "binary"},
+                    },
+                }
+            }
+        },
+    }
+}
+_COMPLETE_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            media_type: {
+                "schema": {
+                    "type": "object",
+                    "required": ["upload_id", "md5"],
+                    "properties": {
+                        "upload_id": {"type": "string"},
+                        "md5": {"type": "string", "pattern": "^[0-9a-fA-F]{32}$"},
+                        "type": {"type": "string", "enum": ["image", "doc", "eimage"]},
+                    },
+                }
+            }
+            for media_type in (
+                "application/json",
+                "application/x-www-form-urlencoded",
+                "multipart/form-data",
+            )
+        },
+    }
+}
+MAX_COMPLETE_BODY = 16 * 1024
+
+
+def _declared_length(request: Request) -> int | None:
+    value = request.headers.get("content-length")
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except ValueError as exc:
+        raise InvalidBody("Content-Length is not a number.") from exc
+
+
+@router.post(
+    "/chunk/",
+    status_code=201,
+    operation_id="createMediaChunk",
+    summary="Upload one chunk of an image or document",
+    response_model=ChunkMedia,
+    responses=ERRORS,
+    openapi_extra=_CHUNK_BODY,
+)
+async def upload_chunk(
+    request: Request,
+    user: CurrentUser,
+    services: ServicesDep,
+    content_range: Annotated[str | None, Header(alias="Content-Range")] = None,
+) -> JSONResponse:
+    limit = services.settings.chunk_max_bytes
+    length = _declared_length(request)
+    if length is not None and length > max_body_bytes(limit):
+        raise PayloadTooLarge()
+    cr = ContentRange.parse(content_range)
+    form = await read_chunk_form(
+        request.headers.get("content-type"), request.stream(), chunk_limit=limit
+    )
+    assert form.kind is not None
+    state = await services.uploads.accept_chunk(
+        user,
+        ChunkIn(
+            kind=form.kind,
+            data=form.data,
+            content_range=cr,
+            upload_id=form.fields.get("upload_id") or None,
+            filename=form.filename,
+            expires=form.fields.get("expires"),
+        ),
+    )
+    return JSONResponse(chunk_media(state), status_code=201)
+
+
+@router.get(
+    "/{upload_id}/",
+    operation_id="getMediaUploadStatus",
+    summary="Resume status of an upload",
+    response_model=UploadStatusBody,
+    responses=ERRORS,
+)
+async def get_upload_status(
+    upload_id: str, user: CurrentUser, services: ServicesDep
+) -> UploadStatusBody:
+    return upload_status(await services.uploads.status(user, upload_id))
+
+
+@router.delete(
+    "/{upload_id}/",
+    status_code=204,
+    operation_id="abortMediaUpload",
+    summary="Abort an upload and remove its chunks",
+    responses=ERRORS,
+)
+async def abort_upload(upload_id: str, user: CurrentUser, services: ServicesDep) -> Response:
+    await services.uploads.abort(user, upload_id)
+    return Response(status_code=204)
+
+
+async def _complete_fields(request: Request) -> dict[str, str | None]:
+    length = _declared_length(request)
+    if length is not None and length > MAX_COMPLETE_BODY:
+        raise PayloadTooLarge("The complete request body is too large.")
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        try:
+            form = await request.form(max_files=0, max_fields=20, max_part_size=4096)
+        except (HTTPException, FormParserError) as exc:
+            raise InvalidBody("The form body could not be parsed.") from exc
+        return {k: v if isinstance(v, str) else None for k, v in form.items()}
+    body = bytearray()
+    async for piece in request.stream():
+        body += piece
+        if len(body) > MAX_COMPLETE_BODY:
+            raise PayloadTooLarge("The complete request body is too large.")
+    try:
+        data = json.loads(body) if body else {}
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidBody("The body is not valid JSON.") from exc
+    if not isinstance(data, dict):
+        raise InvalidBody("The JSON body must be an object.")
+    return {k: v if isinstance(v, str) else None if v is None else str(v) for k, v in data.items()}
+
+
+@router.post(
+    "/complete/",
+    status_code=201,
+    operation_id="createMediaChunkComplete",
+    summary="Finish an upload and create its Media",
+    response_model=MediaBody,
+    responses=ERRORS,
+    openapi_extra=_COMPLETE_BODY,
+)
+async def complete_upload(
+    request: Request, user: CurrentUser, services: ServicesDep, base: BaseUrl
+) -> MediaBody:
+    fields = await _complete_fields(request)
+    media = await services.completion.complete(
+        user, fields.get("upload_id"), fields.get("md5"), fields.get("type")
+    )
+    return media_body(media, base)

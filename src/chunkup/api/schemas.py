@@ -1,0 +1,101 @@
+"""The contract's JSON shapes, as pydantic models (for OpenAPI and the media body)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from chunkup.models import Media
+from chunkup.uploads.service import UploadState, expires_iso
+
+
+class ErrorBody(BaseModel):
+    detail: str = Field(description="A sentence for a person")
+    code: str = Field(description="A machine-readable error code")
+    offset: str | None = None
+    field: str | None = None
+    missing: list[list[int]] | None = None
+
+
+class ChunkMedia(BaseModel):
+    upload_id: str
+    offset: str = Field(description="Bytes received contiguously from byte 0, as a string")
+    expires: str
+
+
+class UploadStatusBody(ChunkMedia):
+    total: int
+    kind: Literal["image", "document"]
+    status: Literal["uploading", "completed", "expired"]
+    ranges: list[list[int]]
+    media_id: int | None = None
+
+
+class Thumbnail(BaseModel):
+    url: str
+    width: int
+    height: int
+    color: str
+
+
+class MediaBody(BaseModel):
+    id: int
+    added_at: datetime
+    type: Literal["image", "eimage", "doc"]
+    title: str | None
+    description: str | None = None
+    url: str | None
+    image: str | None
+    image_width: int | None
+    image_height: int | None
+    image_thumbnail: Thumbnail | None = None
+    order: int = 0
+    embed: None = None
+    size: int
+    mimetype: str
+
+
+class MediaPage(BaseModel):
+    count: int
+    next: str | None
+    previous: str | None
+    results: list[MediaBody]
+
+
+def chunk_media(state: UploadState) -> dict[str, str]:
+    return {
+        "upload_id": state.upload.id,
+        "offset": str(state.offset),
+        "expires": expires_iso(state.upload),
+    }
+
+
+def upload_status(state: UploadState) -> UploadStatusBody:
+    upload = state.upload
+    return UploadStatusBody(
+        **chunk_media(state),
+        total=upload.total,
+        kind=upload.kind.value,
+        status=upload.status.value,
+        ranges=state.ranges.to_list(),
+        media_id=upload.media_id,
+    )
+
+
+def media_body(media: Media, base_url: str) -> MediaBody:
+    file_url = f"{base_url}/{media.file_key}"
+    is_image = media.type.is_image
+    return MediaBody(
+        id=media.id,
+        added_at=media.added_at.replace(microsecond=0),
+        type=media.type.value,
+        title=media.title,
+        url=None if is_image else file_url,
+        image=file_url if is_image else None,
+        image_width=media.width,
+        image_height=media.height,
+        size=media.size,
+        mimetype=media.mimetype,
+    )

@@ -1,0 +1,109 @@
+"""The schema, as SQLAlchemy Core tables (one schema for SQLite and PostgreSQL).
+
+Core rather than the ORM: the per-chunk path is three short statements, and
+plain rows keep it cheap.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    TypeDecorator,
+)
+from sqlalchemy.engine import Dialect
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in, aware UTC datetimes out, on every dialect."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+uploads = Table(
+    "uploads",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("user_id", BigInteger, nullable=False, index=True),
+    Column("kind", String(16), nullable=False),
+    Column("total", BigInteger, nullable=False),
+    Column("filename", String(255)),
+    Column("ranges", JSON, nullable=False),
+    Column("status", String(16), nullable=False, index=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False, index=True),
+    Column("completed_at", UTCDateTime),
+    Column("media_id", Integer),
+)
+
+chunks = Table(
+    "upload_chunks",
+    metadata,
+    Column(
+        "upload_id",
+        String(32),
+        ForeignKey("uploads.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("start_byte", BigInteger, primary_key=True),
+    Column("end_byte", BigInteger, nullable=False),
+    Column("key", String(512), nullable=False),
+)
+
+media = Table(
+    "media",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("user_id", BigInteger, nullable=False, index=True),
+    Column("upload_id", String(32), unique=True),
+    Column("type", String(8), nullable=False),
+    Column("title", String(255)),
+    Column("filename", String(255), nullable=False),
+    Column("file_token", String(32), nullable=False, unique=True),
+    Column("file_key", String(512), nullable=False),
+    Column("mimetype", String(127), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("width", Integer),
+    Column("height", Integer),
+    Column("extra", JSON, nullable=False),
+    Column("added_at", UTCDateTime, nullable=False, index=True),
+)
+
+pending_files = Table(
+    "pending_files",
+    metadata,
+    Column("token", String(32), primary_key=True),
+    Column("upload_id", String(32), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False, index=True),
+)

@@ -1,0 +1,229 @@
+"""The one exception family of chunkup.
+
+Every failure the contract names is a subclass of :class:`ChunkupError` carrying
+its HTTP status and machine ``code``; ``api/errors.py`` renders them all in one
+place as ``{"detail": ..., "code": ..., **extra}``. Domain code raises these and
+never knows about HTTP frameworks::
+
+    ChunkupError
+    ├── BadRequest (400)          invalid_content_range, chunk_size_mismatch, md5_mismatch, ...
+    ├── Unauthorized (401)        invalid_token
+    ├── Forbidden (403)           not_owner
+    ├── NotFound (404)            upload_not_found, media_not_found, not_found
+    ├── Conflict (409)            range_conflict
+    ├── Gone (410)                upload_expired
+    ├── PayloadTooLarge (413)     request_too_large
+    ├── RangeNotSatisfiable (416) range_not_satisfiable
+    └── Unavailable (503)         storage_unavailable, database_unavailable
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class ChunkupError(Exception):
+    status: ClassVar[int] = 500
+    code: ClassVar[str] = "internal_error"
+    default_detail: ClassVar[str] = "Internal server error."
+
+    def __init__(self, detail: str | None = None, **extra: Any) -> None:
+        self.detail = detail or self.default_detail
+        self.extra = extra
+        super().__init__(self.detail)
+
+    def body(self) -> dict[str, Any]:
+        return {"detail": self.detail, "code": self.code, **self.extra}
+
+
+class BadRequest(ChunkupError):
+    status = 400
+    code = "invalid"
+    default_detail = "Invalid request."
+
+
+class Unauthorized(ChunkupError):
+    status = 401
+    code = "invalid_token"
+    default_detail = "Authentication credentials were not provided or are invalid."
+
+
+class Forbidden(ChunkupError):
+    status = 403
+    code = "forbidden"
+    default_detail = "You are not allowed to do this."
+
+
+class NotFound(ChunkupError):
+    status = 404
+    code = "not_found"
+    default_detail = "Not found."
+
+
+class MethodNotAllowed(ChunkupError):
+    status = 405
+    code = "method_not_allowed"
+    default_detail = "Method not allowed."
+
+
+class Conflict(ChunkupError):
+    status = 409
+    code = "conflict"
+    default_detail = "Conflict."
+
+
+class Gone(ChunkupError):
+    status = 410
+    code = "gone"
+    default_detail = "Gone."
+
+
+class PayloadTooLarge(ChunkupError):
+    status = 413
+    code = "request_too_large"
+    default_detail = "The request body is larger than one chunk can need."
+
+
+class RangeNotSatisfiable(ChunkupError):
+    status = 416
+    code = "range_not_satisfiable"
+    default_detail = "The requested byte range is not satisfiable."
+
+
+class Unavailable(ChunkupError):
+    status = 503
+    code = "unavailable"
+    default_detail = "The service is temporarily unavailable; retry later."
+
+
+# Named by the contract (and a few more for input it does not cover)
+
+
+class ContentRangeRequired(BadRequest):
+    code = "content_range_required"
+    default_detail = "The Content-Range header is required."
+
+
+class InvalidContentRange(BadRequest):
+    code = "invalid_content_range"
+    default_detail = "The Content-Range header is invalid."
+
+
+class FilePartRequired(BadRequest):
+    code = "file_part_required"
+    default_detail = "Exactly one file part, 'image' or 'document', is required."
+
+
+class ChunkSizeMismatch(BadRequest):
+    code = "chunk_size_mismatch"
+    default_detail = "The chunk's size does not match its Content-Range."
+
+
+class ChunkTooLarge(BadRequest):
+    code = "chunk_too_large"
+    default_detail = "The chunk is larger than allowed."
+
+
+class FileTooLarge(BadRequest):
+    code = "file_too_large"
+    default_detail = "The file is larger than allowed."
+
+
+class UploadCompleted(BadRequest):
+    code = "upload_completed"
+    default_detail = "The upload is already completed."
+
+
+class TotalMismatch(BadRequest):
+    code = "total_mismatch"
+    default_detail = "The total size differs from the one the upload was created with."
+
+
+class FieldMismatch(BadRequest):
+    code = "field_mismatch"
+    default_detail = "The file part's name differs from the one the upload was created with."
+
+
+class InvalidExpires(BadRequest):
+    code = "invalid_expires"
+    default_detail = "'expires' must be an ISO 8601 time in the future."
+
+
+class UploadIncomplete(BadRequest):
+    code = "upload_incomplete"
+    default_detail = "Some bytes of the upload are missing."
+
+
+class Md5Mismatch(BadRequest):
+    code = "md5_mismatch"
+    default_detail = "The MD5 of the uploaded bytes differs from the one given."
+
+
+class InvalidImage(BadRequest):
+    code = "invalid_image"
+    default_detail = "The file is not a JPEG, PNG, GIF or WebP image that decodes."
+
+
+class InvalidDocument(BadRequest):
+    code = "invalid_document"
+    default_detail = "The file is not a readable PDF."
+
+
+class InvalidType(BadRequest):
+    code = "invalid_type"
+    default_detail = "'type' must be one of image, doc, eimage."
+
+
+class FieldRequired(BadRequest):
+    code = "field_required"
+    default_detail = "A required field is missing."
+
+
+class InvalidField(BadRequest):
+    code = "invalid_field"
+    default_detail = "A field has an invalid value."
+
+
+class InvalidBody(BadRequest):
+    code = "invalid_body"
+    default_detail = "The request body could not be parsed."
+
+
+class InvalidUploadId(BadRequest):
+    code = "invalid_upload_id"
+    default_detail = "The upload id is malformed."
+
+
+class NotOwner(Forbidden):
+    code = "not_owner"
+    default_detail = "Only the media's creator may delete it."
+
+
+class UploadNotFound(NotFound):
+    code = "upload_not_found"
+    default_detail = "No such upload."
+
+
+class MediaNotFound(NotFound):
+    code = "media_not_found"
+    default_detail = "No such media."
+
+
+class RangeConflict(Conflict):
+    code = "range_conflict"
+    default_detail = "The chunk overlaps bytes already stored for this upload."
+
+
+class UploadExpired(Gone):
+    code = "upload_expired"
+    default_detail = "The upload has expired."
+
+
+class StorageUnavailable(Unavailable):
+    code = "storage_unavailable"
+    default_detail = "The storage could not be written or read; retry later."
+
+
+class DatabaseUnavailable(Unavailable):
+    code = "database_unavailable"
+    default_detail = "The database is busy or unreachable; retry later."

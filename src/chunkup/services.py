@@ -1,0 +1,51 @@
+"""The service objects of one running app, built together and closed together."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from chunkup.auth import TokenVerifier
+from chunkup.db import Database
+from chunkup.settings import Settings
+from chunkup.storage import Storage, open_storage
+from chunkup.uploads.clock import Clock, utcnow
+from chunkup.uploads.completion import CompletionService
+from chunkup.uploads.gc import GarbageCollector
+from chunkup.uploads.library import MediaLibrary
+from chunkup.uploads.service import UploadService
+
+
+@dataclass
+class Services:
+    settings: Settings
+    db: Database
+    storage: Storage
+    verifier: TokenVerifier
+    uploads: UploadService
+    completion: CompletionService
+    library: MediaLibrary
+    gc: GarbageCollector
+
+    @classmethod
+    async def start(
+        cls, settings: Settings, *, clock: Clock = utcnow, storage: Storage | None = None
+    ) -> Services:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        db = Database(settings.resolved_database_url)
+        if settings.migrate_on_start:
+            await db.migrate()
+        storage = storage or open_storage(settings.resolved_storage_url, fsync=settings.fsync)
+        return cls(
+            settings=settings,
+            db=db,
+            storage=storage,
+            verifier=TokenVerifier(settings),
+            uploads=UploadService(db, storage, settings, clock),
+            completion=CompletionService(db, storage, settings, clock),
+            library=MediaLibrary(db, storage),
+            gc=GarbageCollector(db, storage, settings, clock),
+        )
+
+    async def close(self) -> None:
+        await self.storage.aclose()
+        await self.db.dispose()

@@ -1,0 +1,75 @@
+"""Configuration: one ``Settings`` object from ``CHUNKUP_*`` variables and CLI flags.
+
+Everything has an embedded default so that a fresh install runs with no
+configuration: the database and storage live under ``data_dir``.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MiB = 1024 * 1024
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CHUNKUP_", extra="ignore")
+
+    data_dir: Path = Path("chunkup-data")
+    database_url: str | None = Field(
+        None, description="SQLAlchemy async URL; default: SQLite file in data_dir"
+    )
+    storage_url: str | None = Field(None, description="default: file://<data_dir>/storage")
+    public_url: str | None = Field(
+        None,
+        description="Base URL of file links, e.g. https://media.example.com; "
+        "default: the URL the request came in on",
+    )
+    host: str = "127.0.0.1"
+    port: int = 8000
+    migrate_on_start: bool = True
+
+    jwt_secret: SecretStr | None = Field(
+        None, description="HS256 secret; default: generated into data_dir/jwt-secret"
+    )
+    jwt_algorithm: str = Field("HS256", pattern="^(HS256|RS256|ES256)$")
+    jwt_public_key: str | None = Field(None, description="PEM key for RS256/ES256")
+    jwks_url: str | None = Field(None, description="JWKS URL for RS256/ES256")
+
+    chunk_max_bytes: int = Field(204800, gt=0)
+    image_max_bytes: int = Field(5 * MiB, gt=0)
+    document_max_bytes: int = Field(50 * MiB, gt=0)
+    image_max_pixels: int = Field(64_000_000, gt=0, description="decompression-bomb ceiling")
+    upload_ttl: timedelta = timedelta(hours=24)
+    expired_retention: timedelta = timedelta(days=7)
+    gc_interval: timedelta = timedelta(minutes=5)
+
+    cors_origins: list[str] = ["*"]
+    fsync: bool = Field(False, description="fsync every stored chunk (power-loss safety)")
+
+    @model_validator(mode="after")
+    def _check(self) -> Settings:
+        if self.jwt_algorithm != "HS256" and not (self.jwt_public_key or self.jwks_url):
+            raise ValueError("RS256/ES256 need jwt_public_key or jwks_url")
+        if self.upload_ttl <= timedelta(0):
+            raise ValueError("upload_ttl must be positive")
+        return self
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'chunkup.db').resolve()}"
+
+    @property
+    def resolved_storage_url(self) -> str:
+        if self.storage_url:
+            return self.storage_url
+        return (self.data_dir / "storage").resolve().as_uri()
+
+    def max_total_bytes(self, kind: str) -> int:
+        """The size limit of an upload's kind: ``image`` or ``document``."""
+        return self.image_max_bytes if kind == "image" else self.document_max_bytes

@@ -1,0 +1,76 @@
+"""The storage Protocol: a handful of async methods every backend provides.
+
+Shaped after what the upload state machine needs, not after any one store: a
+chunk is written once under its own key (create-only, so a racing retry cannot
+clobber it), completion streams a list of keys into one final object while the
+caller observes the bytes (to hash them in the same pass), files are read back
+by byte range, and whole uploads are dropped by key prefix.
+
+Backends translate their own failures: a missing object is ``FileNotFoundError``,
+an existing one on a create-only write is ``ObjectExists``, and anything that
+means "the store cannot take this now" (disk full, permission, network) is
+``chunkup.errors.StorageUnavailable``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+
+class ObjectExists(FileExistsError):
+    """A create-only write found the key already taken."""
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectInfo:
+    size: int
+    etag: str
+    modified: float  # seconds since the epoch
+
+
+Observer = Callable[[bytes | memoryview], None]
+
+
+@runtime_checkable
+class Storage(Protocol):
+    async def put(self, key: str, data: bytes | bytearray | memoryview) -> None:
+        """Store ``data`` under a new ``key``; ``ObjectExists`` if it is taken."""
+        ...
+
+    async def compose(self, keys: Sequence[str], dest: str, observe: Observer) -> int:
+        """Write the objects ``keys`` in order into the new object ``dest``.
+
+        ``observe`` sees every block on its way, in order. Returns the size.
+        ``dest`` appears whole or not at all.
+        """
+        ...
+
+    def read(self, key: str, start: int = 0, end: int | None = None) -> AsyncIterator[bytes]:
+        """Stream bytes ``start..end`` (inclusive; ``None``: to the end)."""
+        ...
+
+    async def stat(self, key: str) -> ObjectInfo: ...
+
+    async def delete(self, key: str) -> None:
+        """Remove ``key``; a missing key is not an error."""
+        ...
+
+    async def delete_prefix(self, prefix: str) -> int:
+        """Remove every object under ``prefix`` (ending in ``/``); returns the count."""
+        ...
+
+    def list(self, prefix: str) -> AsyncIterator[tuple[str, ObjectInfo]]:
+        """Every object under ``prefix``, with its info (for garbage collection)."""
+        ...
+
+    async def aclose(self) -> None: ...
+
+
+@runtime_checkable
+class LocalPaths(Protocol):
+    """Optional: a backend whose objects are plain local files."""
+
+    def local_path(self, key: str) -> Path: ...

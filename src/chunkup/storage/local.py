@@ -1,0 +1,185 @@
+"""Local-disk storage: one file per object under a root directory.
+
+Writes of new objects go to the final name with ``O_EXCL`` (chunks) or to a
+temporary name renamed into place (composed files), so a crash leaves either
+nothing, or a file no database row points at, which garbage collection removes.
+Blocking file calls run in worker threads, never on the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import os
+import secrets
+import shutil
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from chunkup.errors import StorageUnavailable
+from chunkup.storage.base import ObjectExists, ObjectInfo, Observer
+
+BLOCK = 1024 * 1024
+_UNAVAILABLE = {errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS, errno.EIO}
+
+
+def _translate(exc: OSError) -> Exception:
+    if isinstance(exc, FileExistsError):
+        return ObjectExists(exc.filename)
+    if isinstance(exc, FileNotFoundError):
+        return exc
+    if exc.errno in _UNAVAILABLE:
+        return StorageUnavailable(f"Storage write failed: {os.strerror(exc.errno or 0)}.")
+    return StorageUnavailable()
+
+
+def _info(st: os.stat_result) -> ObjectInfo:
+    return ObjectInfo(st.st_size, f'"{st.st_size:x}-{st.st_mtime_ns:x}"', st.st_mtime)
+
+
+class LocalStorage:
+    def __init__(self, root: Path, *, fsync: bool = False) -> None:
+        self.root = root.resolve()
+        self.fsync = fsync
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    @classmethod
+    def from_url(cls, url: str, *, fsync: bool = False) -> LocalStorage:
+        return cls(Path(unquote(urlsplit(url).path)), fsync=fsync)
+
+    def local_path(self, key: str) -> Path:
+        parts = key.split("/")
+        if not key or key.startswith("/") or any(p in ("", ".", "..") for p in parts):
+            raise ValueError(f"invalid storage key {key!r}")
+        return self.root.joinpath(*parts)
+
+    # -- writing ---------------------------------------------------------------
+
+    async def put(self, key: str, data: bytes | bytearray | memoryview) -> None:
+        path = self.local_path(key)
+        try:
+            await asyncio.to_thread(self._put, path, data)
+        except OSError as exc:
+            raise _translate(exc) from exc
+
+    def _put(self, path: Path, data: bytes | bytearray | memoryview) -> None:
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+        try:
+            fd = os.open(path, flags, 0o644)
+        except FileNotFoundError:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, flags, 0o644)
+        try:
+            view = memoryview(data)
+            while view:
+                written = os.write(fd, view)
+                view = view[written:]
+            if self.fsync:
+                os.fsync(fd)
+        except BaseException:
+            os.close(fd)
+            path.unlink(missing_ok=True)
+            raise
+        os.close(fd)
+
+    async def compose(self, keys: Sequence[str], dest: str, observe: Observer) -> int:
+        sources = [self.local_path(k) for k in keys]
+        target = self.local_path(dest)
+        try:
+            return await asyncio.to_thread(self._compose, sources, target, observe)
+        except OSError as exc:
+            raise _translate(exc) from exc
+
+    def _compose(self, sources: list[Path], target: Path, observe: Observer) -> int:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.exists():
+            raise FileExistsError(errno.EEXIST, "exists", str(target))
+        temp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.part")
+        size = 0
+        buffer = bytearray(BLOCK)
+        view = memoryview(buffer)
+        try:
+            with open(temp, "xb") as out:
+                for source in sources:
+                    with open(source, "rb", buffering=0) as src:
+                        while n := src.readinto(buffer):
+                            observe(view[:n])
+                            out.write(view[:n])
+                            size += n
+                if self.fsync:
+                    out.flush()
+                    os.fsync(out.fileno())
+            os.replace(temp, target)
+        except BaseException:
+            temp.unlink(missing_ok=True)
+            raise
+        return size
+
+    # -- reading ---------------------------------------------------------------
+
+    async def read(self, key: str, start: int = 0, end: int | None = None) -> AsyncIterator[bytes]:
+        path = self.local_path(key)
+        try:
+            handle = await asyncio.to_thread(open, path, "rb")
+        except OSError as exc:
+            raise _translate(exc) from exc
+        try:
+            await asyncio.to_thread(handle.seek, start)
+            remaining = None if end is None else end - start + 1
+            while remaining is None or remaining > 0:
+                want = BLOCK if remaining is None else min(BLOCK, remaining)
+                block = await asyncio.to_thread(handle.read, want)
+                if not block:
+                    break
+                if remaining is not None:
+                    remaining -= len(block)
+                yield block
+        finally:
+            handle.close()
+
+    async def stat(self, key: str) -> ObjectInfo:
+        path = self.local_path(key)
+        try:
+            st = await asyncio.to_thread(os.stat, path)
+        except OSError as exc:
+            raise _translate(exc) from exc
+        return _info(st)
+
+    # -- removing --------------------------------------------------------------
+
+    async def delete(self, key: str) -> None:
+        path = self.local_path(key)
+        await asyncio.to_thread(path.unlink, True)
+
+    async def delete_prefix(self, prefix: str) -> int:
+        directory = self.local_path(prefix.rstrip("/"))
+        return await asyncio.to_thread(self._delete_tree, directory)
+
+    @staticmethod
+    def _delete_tree(directory: Path) -> int:
+        if not directory.is_dir():
+            return 0
+        count = sum(1 for p in directory.rglob("*") if p.is_file())
+        shutil.rmtree(directory, ignore_errors=True)
+        return count
+
+    async def list(self, prefix: str) -> AsyncIterator[tuple[str, ObjectInfo]]:
+        directory = self.local_path(prefix.rstrip("/"))
+        for key, info in await asyncio.to_thread(self._walk, directory):
+            yield key, info
+
+    def _walk(self, directory: Path) -> list[tuple[str, ObjectInfo]]:
+        found = []
+        for dirpath, _dirs, files in os.walk(directory):
+            for name in files:
+                path = Path(dirpath, name)
+                try:
+                    st = path.stat()
+                except FileNotFoundError:
+                    continue
+                found.append((path.relative_to(self.root).as_posix(), _info(st)))
+        return found
+
+    async def aclose(self) -> None:
+        return None

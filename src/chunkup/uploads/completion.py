@@ -1,0 +1,234 @@
+"""Completing an upload: assemble, verify, inspect, publish a Media, once.
+
+The chunks are streamed in order into a new file under a fresh token while
+their MD5 is computed (one pass over the bytes); the file is then inspected and
+the Media committed in one transaction that also marks the upload completed.
+Completion is idempotent: a retry, or a race between processes, finds the
+committed Media and returns it, and a loser's file is removed. Concurrent
+completes in one process share a single piece of work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import re
+import tempfile
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from chunkup.db import Connection, Database
+from chunkup.db import queries as q
+from chunkup.errors import (
+    ChunkupError,
+    FieldRequired,
+    FileTooLarge,
+    InvalidField,
+    InvalidType,
+    Md5Mismatch,
+    MediaNotFound,
+    UploadIncomplete,
+    UploadNotFound,
+)
+from chunkup.media import Inspection, inspect_file
+from chunkup.media.inspect import EXTENSIONS
+from chunkup.media.sniff import HEAD_BYTES, sniff
+from chunkup.models import Chunk, Media, MediaType, Upload, UploadStatus
+from chunkup.settings import Settings
+from chunkup.storage import Storage
+from chunkup.storage.base import LocalPaths
+from chunkup.uploads import keys
+from chunkup.uploads.clock import Clock
+from chunkup.uploads.filenames import storage_name
+from chunkup.uploads.ranges import RangeSet
+from chunkup.uploads.service import visible_upload
+
+log = logging.getLogger(__name__)
+_MD5 = re.compile(r"[0-9a-fA-F]{32}")
+
+
+def parse_media_type(value: str | None) -> MediaType | None:
+    if value is None or value == "":
+        return None
+    try:
+        return MediaType(value)
+    except ValueError as exc:
+        raise InvalidType(field="type") from exc
+
+
+def parse_md5(value: str | None) -> str:
+    if value is None or value == "":
+        raise FieldRequired("'md5' is required.", field="md5")
+    if not _MD5.fullmatch(value):
+        raise InvalidField("'md5' must be 32 hexadecimal digits.", field="md5")
+    return value.lower()
+
+
+class CompletionService:
+    def __init__(self, db: Database, storage: Storage, settings: Settings, clock: Clock) -> None:
+        self.db = db
+        self.storage = storage
+        self.settings = settings
+        self.clock = clock
+        self._running: dict[tuple[int, str, str, str], asyncio.Task[Media]] = {}
+
+    async def complete(
+        self, user_id: int, upload_id: str | None, md5: str | None, type_: str | None
+    ) -> Media:
+        if not upload_id:
+            raise FieldRequired("'upload_id' is required.", field="upload_id")
+        digest = parse_md5(md5)
+        media_type = parse_media_type(type_)
+        if not keys.is_upload_id(upload_id):
+            raise UploadNotFound()
+        job = (user_id, upload_id, digest, media_type.value if media_type else "")
+        task = self._running.get(job)
+        if task is None:
+            task = asyncio.ensure_future(self._complete(user_id, upload_id, digest, media_type))
+            self._running[job] = task
+            task.add_done_callback(lambda _t: self._running.pop(job, None))
+        # shielded: a client that hangs up does not abandon work a retry will want
+        return await asyncio.shield(task)
+
+    async def _complete(
+        self, user_id: int, upload_id: str, md5: str, requested: MediaType | None
+    ) -> Media:
+        now = self.clock()
+        async with self.db.read() as conn:
+            upload = await q.get_upload(conn, upload_id)
+            if upload is not None and upload.status is UploadStatus.COMPLETED:
+                return await self._existing(conn, upload, user_id)
+            upload = visible_upload(upload, user_id, now)
+            chunks = await q.list_chunks(conn, upload_id)
+        ranges = RangeSet(upload.ranges)
+        if not ranges.covers(upload.total) or not _tiles(chunks, upload.total):
+            raise UploadIncomplete(
+                offset=str(ranges.contiguous_from_zero()), missing=ranges.missing(upload.total)
+            )
+        media_type = requested or MediaType.default_for(upload.kind)
+        limit = (
+            self.settings.image_max_bytes
+            if media_type.is_image
+            else self.settings.document_max_bytes
+        )
+        if upload.total > limit:
+            raise FileTooLarge(f"A file of type {media_type} may be at most {limit} bytes.")
+
+        token = keys.new_file_token()
+        async with self.db.begin() as conn:
+            await q.add_pending_file(conn, token, upload_id, now)
+        try:
+            return await self._assemble_and_publish(upload, chunks, md5, media_type, token)
+        finally:
+            async with self.db.begin() as conn:
+                await q.remove_pending_file(conn, token)
+
+    async def _assemble_and_publish(
+        self, upload: Upload, chunks: list[Chunk], md5: str, media_type: MediaType, token: str
+    ) -> Media:
+        head = await self._head(chunks[0].key)
+        extension = _extension(sniff(head))
+        name = storage_name(upload.filename, extension)
+        file_key = keys.media_key(token, name)
+        hasher = hashlib.md5()
+        published = False
+        try:
+            size = await self.storage.compose([c.key for c in chunks], file_key, hasher.update)
+            if hasher.hexdigest() != md5:
+                raise Md5Mismatch(
+                    "The MD5 of the uploaded bytes differs from the one given; "
+                    "the upload is kept, complete it again with the right MD5."
+                )
+            inspection = await self._inspect(file_key, media_type)
+            media = await self._publish(upload, media_type, token, file_key, size, inspection)
+            published = media.file_token == token
+            return media
+        finally:
+            if not published:
+                await self.storage.delete_prefix(keys.media_prefix(token))
+
+    async def _publish(
+        self,
+        upload: Upload,
+        media_type: MediaType,
+        token: str,
+        file_key: str,
+        size: int,
+        inspection: Inspection,
+    ) -> Media:
+        now = self.clock()
+        display_name = upload.filename or file_key.rsplit("/", 1)[-1]
+        async with self.db.begin() as conn:
+            current = await q.get_upload(conn, upload.id, for_update=True)
+            if current is None:
+                raise UploadNotFound()
+            if current.status is UploadStatus.COMPLETED:
+                return await self._existing(conn, current, upload.user_id)
+            media = await q.insert_media(
+                conn,
+                user_id=upload.user_id,
+                upload_id=upload.id,
+                type=media_type.value,
+                title=None if media_type.is_image else display_name,
+                filename=display_name,
+                file_token=token,
+                file_key=file_key,
+                mimetype=inspection.mimetype,
+                size=size,
+                width=inspection.width,
+                height=inspection.height,
+                extra=inspection.extra,
+                added_at=now,
+            )
+            await q.mark_completed(conn, upload.id, media_id=media.id, at=now)
+        try:
+            await self.storage.delete_prefix(keys.chunk_prefix(upload.id))
+        except ChunkupError:
+            log.warning("chunks of %s left for garbage collection", upload.id)
+        return media
+
+    async def _existing(self, conn: Connection, upload: Upload, user_id: int) -> Media:
+        if upload.user_id != user_id:
+            raise UploadNotFound()
+        media = await q.get_media_by_upload(conn, upload.id)
+        if media is None:
+            raise MediaNotFound("The upload was completed, but its media has been deleted.")
+        return media
+
+    async def _head(self, key: str) -> bytes:
+        async for block in self.storage.read(key, 0, HEAD_BYTES - 1):
+            return block
+        return b""
+
+    async def _inspect(self, key: str, media_type: MediaType) -> Inspection:
+        async with self._local_copy(key) as path:
+            return await asyncio.to_thread(
+                inspect_file, path, media_type, max_pixels=self.settings.image_max_pixels
+            )
+
+    @asynccontextmanager
+    async def _local_copy(self, key: str) -> AsyncIterator[Path]:
+        """A local file with the object's bytes: the object itself where it is local."""
+        if isinstance(self.storage, LocalPaths):
+            yield self.storage.local_path(key)
+            return
+        with tempfile.NamedTemporaryFile(prefix="chunkup-", suffix=".inspect") as temp:
+            async for block in self.storage.read(key):
+                await asyncio.to_thread(temp.write, block)
+            await asyncio.to_thread(temp.flush)
+            yield Path(temp.name)
+
+
+def _tiles(chunks: list[Chunk], total: int) -> bool:
+    cursor = 0
+    for chunk in chunks:
+        if chunk.start != cursor:
+            return False
+        cursor = chunk.end + 1
+    return cursor == total
+
+
+def _extension(mimetype: str | None) -> str:
+    return EXTENSIONS.get(mimetype or "", "")

@@ -1,0 +1,49 @@
+"""Parsing the ``Content-Range`` header of a chunk: ``bytes <start>-<end>/<total>``.
+
+Strict on purpose: one grammar, ASCII digits only, no signs, no spaces inside
+numbers, a known total. Anything else is ``invalid_content_range`` rather than
+a guess about what the client meant.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from chunkup.errors import ContentRangeRequired, InvalidContentRange
+
+# 19 digits keeps every value below 10**19; totals beyond any size limit are
+# refused later as file_too_large, not here.
+_PATTERN = re.compile(r"bytes[ \t]+([0-9]{1,19})-([0-9]{1,19})/([0-9]{1,19})", re.ASCII)
+MAX_VALUE = 2**63 - 1
+
+
+@dataclass(frozen=True, slots=True)
+class ContentRange:
+    start: int
+    end: int  # inclusive
+    total: int
+
+    @property
+    def length(self) -> int:
+        return self.end - self.start + 1
+
+    @classmethod
+    def parse(cls, header: str | None) -> ContentRange:
+        if header is None or not header.strip():
+            raise ContentRangeRequired()
+        match = _PATTERN.fullmatch(header.strip())
+        if match is None:
+            raise InvalidContentRange(
+                "Content-Range must be 'bytes <start>-<end>/<total>' with a known total."
+            )
+        start, end, total = (int(g) for g in match.groups())
+        if total > MAX_VALUE:
+            raise InvalidContentRange("Content-Range total is out of range.")
+        if total == 0:
+            raise InvalidContentRange("Content-Range total must be above 0.")
+        if end < start:
+            raise InvalidContentRange("Content-Range end is before its start.")
+        if end >= total:
+            raise InvalidContentRange("Content-Range end is beyond the total.")
+        return cls(start, end, total)

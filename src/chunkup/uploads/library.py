@@ -1,0 +1,45 @@
+"""The media a user has: fetch, list, delete (with their stored files)."""
+
+from __future__ import annotations
+
+from chunkup.db import Database
+from chunkup.db import queries as q
+from chunkup.errors import MediaNotFound, NotOwner
+from chunkup.models import Media
+from chunkup.storage import Storage
+from chunkup.uploads import keys
+
+MAX_ID = 2**31
+
+
+class MediaLibrary:
+    def __init__(self, db: Database, storage: Storage) -> None:
+        self.db = db
+        self.storage = storage
+
+    async def get(self, media_id: int) -> Media:
+        if not 0 < media_id < MAX_ID:
+            raise MediaNotFound()
+        async with self.db.read() as conn:
+            media = await q.get_media(conn, media_id)
+        if media is None:
+            raise MediaNotFound()
+        return media
+
+    async def list(self, user_id: int, *, limit: int, offset: int) -> tuple[int, list[Media]]:
+        async with self.db.read() as conn:
+            return await q.list_media(conn, user_id, limit=limit, offset=offset)
+
+    async def delete(self, user_id: int, media_id: int) -> None:
+        async with self.db.begin() as conn:
+            media = await q.get_media(conn, media_id) if 0 < media_id < MAX_ID else None
+            if media is None:
+                raise MediaNotFound()
+            if media.user_id != user_id:
+                raise NotOwner()
+            await q.delete_media(conn, media_id)
+        await self.storage.delete_prefix(keys.media_prefix(media.file_token))
+
+    async def by_file_token(self, file_token: str) -> Media | None:
+        async with self.db.read() as conn:
+            return await q.get_media_by_token(conn, file_token)

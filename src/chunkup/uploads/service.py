@@ -1,0 +1,244 @@
+"""Accepting chunks: the per-chunk path, status and abort.
+
+A chunk costs one object write and one short transaction. The object goes to
+a key of its own first; the transaction then locks the upload row, checks the
+range against the stored ranges and records it. Whoever commits first owns a
+range; a loser's object is never referenced and is removed with the upload.
+Objects left behind by a crash are harmless for the same reason.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from chunkup.db import Database
+from chunkup.db import queries as q
+from chunkup.errors import (
+    ChunkSizeMismatch,
+    ChunkTooLarge,
+    FieldMismatch,
+    FileTooLarge,
+    InvalidContentRange,
+    InvalidExpires,
+    RangeConflict,
+    TotalMismatch,
+    UploadCompleted,
+    UploadExpired,
+    UploadNotFound,
+)
+from chunkup.models import Chunk, Kind, Upload, UploadStatus
+from chunkup.settings import Settings
+from chunkup.storage import Storage
+from chunkup.uploads import keys
+from chunkup.uploads.clock import Clock
+from chunkup.uploads.content_range import ContentRange
+from chunkup.uploads.filenames import sanitize_filename
+from chunkup.uploads.ranges import RangeSet
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkIn:
+    """One chunk as the HTTP layer parsed it."""
+
+    kind: Kind
+    data: bytes | bytearray
+    content_range: ContentRange
+    upload_id: str | None = None
+    filename: str | None = None
+    expires: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class UploadState:
+    upload: Upload
+    ranges: RangeSet
+
+    @property
+    def offset(self) -> int:
+        return self.ranges.contiguous_from_zero()
+
+
+def parse_expires(value: str | None, now: datetime) -> datetime | None:
+    if value is None or not value.strip():
+        return None
+    try:
+        when = datetime.fromisoformat(value.strip())
+    except ValueError as exc:
+        raise InvalidExpires() from exc
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=now.tzinfo)
+    if when <= now:
+        raise InvalidExpires("'expires' is in the past.")
+    return when
+
+
+def visible_upload(upload: Upload | None, user_id: int, now: datetime) -> Upload:
+    """The caller's upload, or the contract's 404/410 (never an existence oracle)."""
+    if upload is None or upload.user_id != user_id:
+        raise UploadNotFound()
+    if upload.status is UploadStatus.EXPIRED or (
+        upload.status is UploadStatus.UPLOADING and upload.expires_at <= now
+    ):
+        raise UploadExpired(expires=_iso(upload.expires_at))
+    return upload
+
+
+def _iso(when: datetime) -> str:
+    return when.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class UploadService:
+    def __init__(self, db: Database, storage: Storage, settings: Settings, clock: Clock) -> None:
+        self.db = db
+        self.storage = storage
+        self.settings = settings
+        self.clock = clock
+
+    # -- one chunk -------------------------------------------------------------
+
+    async def accept_chunk(self, user_id: int, chunk: ChunkIn) -> UploadState:
+        cr = chunk.content_range
+        limit = self.settings.chunk_max_bytes
+        if len(chunk.data) > limit or cr.length > limit:
+            raise ChunkTooLarge(f"A chunk may carry at most {limit} bytes.")
+        if len(chunk.data) != cr.length:
+            raise ChunkSizeMismatch(
+                f"Content-Range announces {cr.length} bytes, the chunk has {len(chunk.data)}."
+            )
+        max_total = self.settings.max_total_bytes(chunk.kind)
+        if cr.total > max_total:
+            raise FileTooLarge(f"A {chunk.kind} may be at most {max_total} bytes.")
+        if chunk.upload_id:
+            return await self._append(user_id, chunk)
+        return await self._create(user_id, chunk)
+
+    async def _create(self, user_id: int, chunk: ChunkIn) -> UploadState:
+        cr = chunk.content_range
+        if cr.start != 0:
+            raise InvalidContentRange("The first chunk (no upload_id) must start at byte 0.")
+        now = self.clock()
+        upload = Upload(
+            id=keys.new_upload_id(),
+            user_id=user_id,
+            kind=chunk.kind,
+            total=cr.total,
+            filename=sanitize_filename(chunk.filename),
+            ranges=[[cr.start, cr.end]],
+            status=UploadStatus.UPLOADING,
+            created_at=now,
+            expires_at=self._expiry(chunk.expires, created=now, now=now),
+        )
+        key = keys.chunk_key(upload.id, cr.start, cr.end)
+        await self.storage.put(key, chunk.data)
+        async with self.db.begin() as conn:
+            await q.insert_upload(conn, upload)
+            await q.insert_chunk(conn, Chunk(upload.id, cr.start, cr.end, key))
+        return UploadState(upload, RangeSet(upload.ranges))
+
+    async def _append(self, user_id: int, chunk: ChunkIn) -> UploadState:
+        cr = chunk.content_range
+        upload_id = chunk.upload_id or ""
+        if not keys.is_upload_id(upload_id):
+            raise UploadNotFound()
+        now = self.clock()
+        async with self.db.read() as conn:
+            upload = self._writable(await q.get_upload(conn, upload_id), user_id, now)
+        if upload.total != cr.total:
+            raise TotalMismatch(f"This upload's total is {upload.total} bytes.")
+        if upload.kind is not chunk.kind:
+            raise FieldMismatch(f"This upload's chunks go in the '{upload.kind}' field.")
+        expires_at = self._expiry(
+            chunk.expires, created=upload.created_at, now=now, current=upload.expires_at
+        )
+        if RangeSet(upload.ranges).overlaps(cr.start, cr.end):
+            return await self._repeat(user_id, chunk, now)
+
+        key = keys.chunk_key(upload.id, cr.start, cr.end)
+        await self.storage.put(key, chunk.data)
+        async with self.db.begin() as conn:
+            upload = self._writable(
+                await q.get_upload(conn, upload_id, for_update=True), user_id, now
+            )
+            ranges = RangeSet(upload.ranges)
+            lost_race = ranges.overlaps(cr.start, cr.end)
+            if not lost_race:
+                await q.insert_chunk(conn, Chunk(upload.id, cr.start, cr.end, key))
+                ranges.add(cr.start, cr.end)
+                upload.ranges = ranges.to_list()
+                upload.expires_at = expires_at
+                await q.save_upload_progress(
+                    conn, upload.id, ranges=upload.ranges, expires_at=expires_at
+                )
+        if lost_race:
+            # another request stored this range between our check and our write
+            await self.storage.delete(key)
+            return await self._repeat(user_id, chunk, now)
+        return UploadState(upload, ranges)
+
+    async def _repeat(self, user_id: int, chunk: ChunkIn, now: datetime) -> UploadState:
+        """A range that overlaps stored bytes: an exact retry is a no-op, else 409."""
+        cr = chunk.content_range
+        async with self.db.read() as conn:
+            upload = self._writable(await q.get_upload(conn, chunk.upload_id or ""), user_id, now)
+            stored = await q.get_chunk(conn, upload.id, cr.start)
+        state = UploadState(upload, RangeSet(upload.ranges))
+        if stored is not None and stored.end == cr.end:
+            if await self._read_all(stored.key) == chunk.data:
+                return state
+        raise RangeConflict(offset=str(state.offset))
+
+    async def _read_all(self, key: str) -> bytes:
+        parts = [block async for block in self.storage.read(key)]
+        return b"".join(parts)
+
+    def _writable(self, upload: Upload | None, user_id: int, now: datetime) -> Upload:
+        upload = visible_upload(upload, user_id, now)
+        if upload.status is UploadStatus.COMPLETED:
+            raise UploadCompleted()
+        return upload
+
+    def _expiry(
+        self,
+        requested: str | None,
+        *,
+        created: datetime,
+        now: datetime,
+        current: datetime | None = None,
+    ) -> datetime:
+        latest = created + self.settings.upload_ttl
+        when = parse_expires(requested, now)
+        if when is None:
+            return current or latest
+        return min(when, latest)
+
+    # -- status and abort ------------------------------------------------------
+
+    async def status(self, user_id: int, upload_id: str) -> UploadState:
+        if not keys.is_upload_id(upload_id):
+            raise UploadNotFound()
+        async with self.db.read() as conn:
+            upload = visible_upload(await q.get_upload(conn, upload_id), user_id, self.clock())
+        return UploadState(upload, RangeSet(upload.ranges))
+
+    async def abort(self, user_id: int, upload_id: str) -> None:
+        if not keys.is_upload_id(upload_id):
+            raise UploadNotFound()
+        async with self.db.begin() as conn:
+            upload = await q.get_upload(conn, upload_id, for_update=True)
+            if upload is None or upload.user_id != user_id:
+                raise UploadNotFound()
+            if upload.status is UploadStatus.COMPLETED:
+                raise UploadCompleted("A completed upload cannot be aborted; delete its media.")
+            await q.delete_upload(conn, upload_id)
+        await self.storage.delete_prefix(keys.chunk_prefix(upload_id))
+
+
+def expires_iso(upload: Upload) -> str:
+    return _iso(upload.expires_at)
+
+
+__all__ = ["ChunkIn", "UploadService", "UploadState", "expires_iso"]
