@@ -1,0 +1,3 @@
+from chunkup.cli import main
+
+main()

@@ -1,0 +1,94 @@
+"""The real SelfCommunity JavaScript client (@selfcommunity/api-services) under Node.
+
+Its ``MediaService.chunkUploadMedia`` / ``chunkUploadMediaComplete`` /
+``getSpecificMedia`` / ``deleteMedia`` make every request; see tests/node/README.md
+for what they send and the one configuration call the library needs.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support import LiveServer, md5_of, noise_image, pdf_document
+
+NODE_DIR = Path(__file__).resolve().parent.parent / "node"
+pytestmark = [
+    pytest.mark.node,
+    pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed"),
+]
+
+
+@pytest.fixture(scope="session")
+def node_client() -> Path:
+    if not (NODE_DIR / "node_modules" / "@selfcommunity" / "api-services").is_dir():
+        npm = shutil.which("npm")
+        assert npm, "node is installed but npm is not"
+        subprocess.run(
+            [npm, "ci", "--prefix", str(NODE_DIR), "--no-audit", "--no-fund"],
+            check=True,
+            capture_output=True,
+            timeout=300,
+        )
+    return NODE_DIR / "selfcommunity_upload.mjs"
+
+
+def run_client(
+    script: Path,
+    server: LiveServer,
+    path: Path,
+    field: str,
+    type_: str,
+    body: str = "json",
+    keep: bool = True,
+) -> dict:
+    result = subprocess.run(
+        ["node", str(script), server.url, server.token(7), str(path), field, type_],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={
+            "PATH": "/usr/bin:/bin:/usr/local/bin",
+            "SC_COMPLETE_BODY": body,
+            "SC_KEEP": "1" if keep else "0",
+        },
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("body", ["json", "multipart", "urlencoded"])
+def test_js_client_uploads_an_image_in_chunks(
+    node_client: Path, server: LiveServer, tmp_path: Path, body: str
+):
+    data = noise_image(480, 360)
+    path = tmp_path / "from-js.png"
+    path.write_bytes(data)
+    result = run_client(node_client, server, path, "image", "image", body)
+    assert len(result["chunks"]) == -(-len(data) // 204800)
+    assert [c["offset"] for c in result["chunks"]][-1] == str(len(data))
+    media = result["media"]
+    assert (media["type"], media["image_width"], media["image_height"]) == ("image", 480, 360)
+    assert result["fetched"] == media
+    assert httpx.get(media["image"]).content == data
+
+
+def test_js_client_uploads_a_pdf_then_deletes_it(
+    node_client: Path, server: LiveServer, tmp_path: Path
+):
+    data = pdf_document(pages=2)
+    path = tmp_path / "minutes.pdf"
+    path.write_bytes(data)
+    result = run_client(node_client, server, path, "document", "doc", keep=False)
+    media = result["media"]
+    assert (media["type"], media["title"], media["size"]) == ("doc", "minutes.pdf", len(data))
+    assert result["fetched"] == media
+    assert result["deleted"] is True
+    with server.client(7) as client:
+        assert client.http.get(f"/api/v2/media/{media['id']}/").status_code == 404
+    assert httpx.get(media["url"]).status_code == 404

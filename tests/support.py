@@ -1,0 +1,270 @@
+"""Test support: a real chunkup server on a loopback port, files, and a chunk client.
+
+``LiveServer`` runs the real app under uvicorn in a background thread, so the
+tests talk HTTP to it like any client, while still being able to move its
+clock or hand it a storage that fails on purpose.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+from PIL import Image
+
+from chunkup.api import create_app
+from chunkup.auth import mint_token
+from chunkup.settings import Settings
+from chunkup.storage import Storage
+
+CHUNK = 204800
+SECRET = "test-secret-test-secret-test-secret"
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC).replace(microsecond=0)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, delta: timedelta) -> None:
+        self.now += delta
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class LiveServer:
+    settings: Settings
+    clock: FakeClock = field(default_factory=FakeClock)
+    storage: Storage | None = None
+    port: int = field(default_factory=free_port)
+
+    def __post_init__(self) -> None:
+        app = create_app(self.settings, clock=self.clock, storage=self.storage)
+        config = uvicorn.Config(
+            app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on"
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> LiveServer:
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("test server did not start")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=20)
+
+    def token(self, user_id: int = 1, **claims: Any) -> str:
+        return mint_token(SECRET, user_id) if not claims else _token_with(user_id, claims)
+
+    def client(self, user_id: int | None = 1) -> ChunkClient:
+        headers = {"Authorization": f"Bearer {self.token(user_id)}"} if user_id is not None else {}
+        return ChunkClient(httpx.Client(base_url=self.url, headers=headers, timeout=30))
+
+
+def _token_with(user_id: int, claims: dict[str, Any]) -> str:
+    import jwt
+
+    now = int(time.time())
+    body: dict[str, Any] = {
+        "token_type": "access",
+        "user_id": user_id,
+        "iat": now,
+        "exp": now + 3600,
+        "jti": "t",
+    }
+    body.update(claims)
+    return jwt.encode({k: v for k, v in body.items() if v is not None}, SECRET, algorithm="HS256")
+
+
+def settings_for(data_dir: Path, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {"data_dir": data_dir, "jwt_secret": SECRET}
+    values.update(overrides)
+    return Settings(**values)
+
+
+class ChunkClient:
+    """The chunk protocol as the contract describes it, one request per call."""
+
+    def __init__(self, http: httpx.Client) -> None:
+        self.http = http
+
+    def close(self) -> None:
+        self.http.close()
+
+    def __enter__(self) -> ChunkClient:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def chunk(
+        self,
+        data: bytes,
+        start: int,
+        total: int,
+        *,
+        upload_id: str | None = None,
+        field: str = "image",
+        filename: str | None = "file.bin",
+        content_range: str | None = None,
+        extra: dict[str, str] | None = None,
+    ) -> httpx.Response:
+        end = start + len(data) - 1
+        header = content_range if content_range is not None else f"bytes {start}-{end}/{total}"
+        fields = dict(extra or {})
+        if upload_id is not None:
+            fields["upload_id"] = upload_id
+        files = {field: (filename, data, "application/octet-stream")}
+        headers = {"Content-Range": header} if header else {}
+        return self.http.post(
+            "/api/v2/media/upload/chunk/", data=fields, files=files, headers=headers
+        )
+
+    def upload_chunks(
+        self,
+        data: bytes,
+        *,
+        field: str = "image",
+        filename: str = "file.bin",
+        chunk_size: int = CHUNK,
+        order: list[int] | None = None,
+    ) -> str:
+        """Send every chunk (first one first); return the upload id."""
+        starts = list(range(0, len(data), chunk_size))
+        first = self.chunk(data[:chunk_size], 0, len(data), field=field, filename=filename)
+        assert first.status_code == 201, first.text
+        upload_id: str = first.json()["upload_id"]
+        rest = starts[1:]
+        if order is not None:
+            rest = [rest[i] for i in order]
+        for start in rest:
+            response = self.chunk(
+                data[start : start + chunk_size],
+                start,
+                len(data),
+                upload_id=upload_id,
+                field=field,
+            )
+            assert response.status_code == 201, response.text
+        return upload_id
+
+    def complete(
+        self, upload_id: str, md5: str, type_: str | None = None, *, as_: str = "form"
+    ) -> httpx.Response:
+        body = {"upload_id": upload_id, "md5": md5}
+        if type_ is not None:
+            body["type"] = type_
+        url = "/api/v2/media/upload/complete/"
+        if as_ == "json":
+            return self.http.post(url, json=body)
+        if as_ == "multipart":
+            return self.http.post(url, files={k: (None, v) for k, v in body.items()})
+        return self.http.post(url, data=body)
+
+    def upload(
+        self,
+        data: bytes,
+        *,
+        field: str = "image",
+        filename: str = "file.bin",
+        type_: str | None = None,
+    ) -> httpx.Response:
+        upload_id = self.upload_chunks(data, field=field, filename=filename)
+        return self.complete(upload_id, md5_of(data), type_)
+
+    def status(self, upload_id: str) -> httpx.Response:
+        return self.http.get(f"/api/v2/media/upload/{upload_id}/")
+
+
+def md5_of(data: bytes) -> str:
+    return hashlib.md5(data).hexdigest()
+
+
+def noise_image(width: int, height: int, fmt: str = "PNG", **save: Any) -> bytes:
+    """An image of random pixels: it does not compress, so it spans several chunks."""
+    image = Image.frombytes("RGB", (width, height), os.urandom(width * height * 3))
+    buffer = io.BytesIO()
+    image.save(buffer, fmt, **save)
+    return buffer.getvalue()
+
+
+def pdf_document(pages: int = 3, width: int = 600, height: int = 800) -> bytes:
+    """A real multi-page PDF (Pillow writes it, pypdf must read it)."""
+    images = [
+        Image.frombytes("RGB", (width, height), os.urandom(width * height * 3))
+        for _ in range(pages)
+    ]
+    buffer = io.BytesIO()
+    images[0].save(buffer, "PDF", save_all=True, append_images=images[1:])
+    return buffer.getvalue()
+
+
+class ServerProcess:
+    """``chunkup serve`` as its own process, as an operator runs it."""
+
+    def __init__(self, cwd: Path, *args: str, env: dict[str, str] | None = None) -> None:
+        self.cwd = cwd
+        self.port = free_port()
+        self.args = ["serve", "--port", str(self.port), *args]
+        self.env = {**os.environ, **(env or {})}
+        self.process: Any = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> ServerProcess:
+        import subprocess
+        import sys
+
+        self.log = open(self.cwd / f"server-{self.port}.log", "wb")  # noqa: SIM115
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "chunkup", *self.args],
+            cwd=self.cwd,
+            env=self.env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited: {(self.cwd / self.log.name).read_text()}")
+            try:
+                httpx.get(f"{self.url}/openapi.json", timeout=1)
+                return self
+            except httpx.TransportError:
+                time.sleep(0.05)
+        raise RuntimeError("server did not answer in 30 s")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=30)
+        self.log.close()

@@ -1,0 +1,103 @@
+"""The streaming multipart reader of chunk requests, on hand-made bodies."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+
+from chunkup.api.multipart import MAX_PARTS, read_chunk_form
+from chunkup.errors import ChunkTooLarge, FilePartRequired, InvalidBody, PayloadTooLarge
+from chunkup.models import Kind
+
+BOUNDARY = "XyZ123"
+CONTENT_TYPE = f"multipart/form-data; boundary={BOUNDARY}"
+
+
+def part(name: str, value: bytes, filename: str | None = None) -> bytes:
+    disposition = f'form-data; name="{name}"'
+    if filename is not None:
+        disposition += f'; filename="{filename}"'
+    return f"--{BOUNDARY}\r\nContent-Disposition: {disposition}\r\n\r\n".encode() + value + b"\r\n"
+
+
+def body(*parts: bytes) -> bytes:
+    return b"".join(parts) + f"--{BOUNDARY}--\r\n".encode()
+
+
+async def pieces(data: bytes, size: int = 7000) -> AsyncIterator[bytes]:
+    for i in range(0, len(data), size):
+        yield data[i : i + size]
+
+
+def read(data: bytes, content_type: str = CONTENT_TYPE, limit: int = 1000):
+    return asyncio.run(read_chunk_form(content_type, pieces(data), chunk_limit=limit))
+
+
+def test_file_part_and_fields_are_collected_in_any_order():
+    form = read(body(part("image", b"x" * 900, "a.png"), part("upload_id", b"abc")))
+    assert form.kind is Kind.IMAGE
+    assert bytes(form.data) == b"x" * 900
+    assert form.filename == "a.png"
+    assert form.fields == {"upload_id": "abc"}
+
+
+def test_unknown_parts_are_ignored():
+    form = read(body(part("offset", b"12"), part("junk", b"zz"), part("document", b"d")))
+    assert form.kind is Kind.DOCUMENT and form.fields == {"offset": "12"}
+
+
+def test_browser_escaped_quotes_in_file_names_are_restored():
+    form = read(body(part("image", b"x", "say %22hi%22.png")))
+    assert form.filename == 'say "hi".png'
+
+
+def test_file_part_above_the_chunk_limit_stops_reading():
+    with pytest.raises(ChunkTooLarge):
+        read(body(part("image", b"x" * 1001)))
+
+
+def test_body_far_above_the_limit_is_payload_too_large():
+    with pytest.raises(PayloadTooLarge):
+        read(body(part("junk", b"x" * 200_000)))
+
+
+def test_two_file_parts_are_refused():
+    with pytest.raises(FilePartRequired):
+        read(body(part("image", b"x"), part("document", b"y")))
+
+
+def test_no_file_part_is_refused():
+    with pytest.raises(FilePartRequired):
+        read(body(part("upload_id", b"abc")))
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [None, "application/json", "multipart/form-data", "multipart/form-data; boundary="],
+)
+def test_missing_or_wrong_content_type_is_invalid_body(content_type: str | None):
+    with pytest.raises(InvalidBody):
+        read(body(part("image", b"x")), content_type=content_type)  # type: ignore[arg-type]
+
+
+def test_unterminated_body_is_invalid():
+    with pytest.raises(InvalidBody):
+        read(part("image", b"x" * 10))
+
+
+def test_garbage_is_invalid():
+    with pytest.raises(InvalidBody):
+        read(b"\x00\x01 definitely not multipart \r\n\r\n")
+
+
+def test_too_many_parts_are_refused():
+    with pytest.raises(InvalidBody):
+        read(body(*[part("junk", b"") for _ in range(MAX_PARTS + 1)]))
+
+
+def test_a_huge_header_line_is_refused():
+    huge = f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="image"\r\nX: '.encode()
+    with pytest.raises((InvalidBody, PayloadTooLarge)):
+        read(huge + b"a" * 50_000 + b"\r\n\r\nx\r\n" + f"--{BOUNDARY}--\r\n".encode(), limit=10**6)
