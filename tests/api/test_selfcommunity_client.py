@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support import LiveServer, md5_of, noise_image, pdf_document
+from tests.support import LiveServer, noise_image, pdf_document
 
 NODE_DIR = Path(__file__).resolve().parent.parent / "node"
 pytestmark = [

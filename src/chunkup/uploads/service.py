@@ -2,9 +2,10 @@
 
 A chunk costs one object write and one short transaction. The object goes to
 a key of its own first; the transaction then locks the upload row, checks the
-range against the stored ranges and records it. Whoever commits first owns a
-range; a loser's object is never referenced and is removed with the upload.
-Objects left behind by a crash are harmless for the same reason.
+request against it (owner, expiry, total, field, range) and records the chunk.
+Whoever commits first owns a range; a loser's object is never referenced and
+is removed. Objects left behind by a crash are harmless for the same reason:
+garbage collection removes them with their upload.
 """
 
 from __future__ import annotations
@@ -16,12 +17,15 @@ from datetime import datetime
 from chunkup.db import Database
 from chunkup.db import queries as q
 from chunkup.errors import (
+    BadRequest,
     ChunkSizeMismatch,
     ChunkTooLarge,
     FieldMismatch,
     FileTooLarge,
+    Gone,
     InvalidContentRange,
     InvalidExpires,
+    NotFound,
     RangeConflict,
     TotalMismatch,
     UploadCompleted,
@@ -145,51 +149,49 @@ class UploadService:
         if not keys.is_upload_id(upload_id):
             raise UploadNotFound()
         now = self.clock()
-        async with self.db.read() as conn:
-            upload = self._writable(await q.get_upload(conn, upload_id), user_id, now)
-        if upload.total != cr.total:
-            raise TotalMismatch(f"This upload's total is {upload.total} bytes.")
-        if upload.kind is not chunk.kind:
-            raise FieldMismatch(f"This upload's chunks go in the '{upload.kind}' field.")
-        expires_at = self._expiry(
-            chunk.expires, created=upload.created_at, now=now, current=upload.expires_at
-        )
-        if RangeSet(upload.ranges).overlaps(cr.start, cr.end):
-            return await self._repeat(user_id, chunk, now)
-
-        key = keys.chunk_key(upload.id, cr.start, cr.end)
+        # Write first, then decide in one transaction; on any refusal the object
+        # is ours alone (the transaction rolled back), so it is removed at once.
+        key = keys.chunk_key(upload_id, cr.start, cr.end)
         await self.storage.put(key, chunk.data)
-        async with self.db.begin() as conn:
-            upload = self._writable(
-                await q.get_upload(conn, upload_id, for_update=True), user_id, now
-            )
-            ranges = RangeSet(upload.ranges)
-            lost_race = ranges.overlaps(cr.start, cr.end)
-            if not lost_race:
-                await q.insert_chunk(conn, Chunk(upload.id, cr.start, cr.end, key))
-                ranges.add(cr.start, cr.end)
-                upload.ranges = ranges.to_list()
-                upload.expires_at = expires_at
-                await q.save_upload_progress(
-                    conn, upload.id, ranges=upload.ranges, expires_at=expires_at
+        try:
+            async with self.db.begin() as conn:
+                upload = self._writable(
+                    await q.get_upload(conn, upload_id, for_update=True), user_id, now
                 )
-        if lost_race:
-            # another request stored this range between our check and our write
+                if upload.total != cr.total:
+                    raise TotalMismatch(f"This upload's total is {upload.total} bytes.")
+                if upload.kind is not chunk.kind:
+                    raise FieldMismatch(f"This upload's chunks go in the '{upload.kind}' field.")
+                expires_at = self._expiry(
+                    chunk.expires, created=upload.created_at, now=now, current=upload.expires_at
+                )
+                ranges = RangeSet(upload.ranges)
+                stored: Chunk | None = None
+                repeat = ranges.overlaps(cr.start, cr.end)
+                if repeat:
+                    stored = await q.get_chunk(conn, upload.id, cr.start)
+                else:
+                    await q.insert_chunk(conn, Chunk(upload.id, cr.start, cr.end, key))
+                    ranges.add(cr.start, cr.end)
+                    upload.ranges = ranges.to_list()
+                    upload.expires_at = expires_at
+                    await q.save_upload_progress(
+                        conn, upload.id, ranges=upload.ranges, expires_at=expires_at
+                    )
+        except (BadRequest, NotFound, Gone):
             await self.storage.delete(key)
-            return await self._repeat(user_id, chunk, now)
-        return UploadState(upload, ranges)
+            raise
+        state = UploadState(upload, ranges)
+        if repeat:
+            await self.storage.delete(key)
+            await self._check_retry(stored, chunk, state)
+        return state
 
-    async def _repeat(self, user_id: int, chunk: ChunkIn, now: datetime) -> UploadState:
+    async def _check_retry(self, stored: Chunk | None, chunk: ChunkIn, state: UploadState) -> None:
         """A range that overlaps stored bytes: an exact retry is a no-op, else 409."""
         cr = chunk.content_range
-        async with self.db.read() as conn:
-            upload = self._writable(await q.get_upload(conn, chunk.upload_id or ""), user_id, now)
-            stored = await q.get_chunk(conn, upload.id, cr.start)
-        state = UploadState(upload, RangeSet(upload.ranges))
-        if stored is not None and stored.end == cr.end:
-            if await self._read_all(stored.key) == chunk.data:
-                return state
-        raise RangeConflict(offset=str(state.offset))
+        if stored is None or stored.end != cr.end or await self._read_all(stored.key) != chunk.data:
+            raise RangeConflict(offset=str(state.offset))
 
     async def _read_all(self, key: str) -> bytes:
         parts = [block async for block in self.storage.read(key)]
