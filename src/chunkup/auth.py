@@ -21,6 +21,7 @@ from chunkup.settings import Settings
 
 MAX_TOKEN_LENGTH = 8192
 REQUIRED_CLAIMS = ["exp", "iat", "jti"]
+VERIFIED_CACHE = 10_000
 
 
 def load_or_create_secret(settings: Settings) -> str:
@@ -55,6 +56,7 @@ def _wait_for(path: Path) -> str:
 class TokenVerifier:
     def __init__(self, settings: Settings) -> None:
         self.algorithm = settings.jwt_algorithm
+        self._verified: dict[str, tuple[int, float]] = {}
         self._jwks: jwt.PyJWKClient | None = None
         self._key: str | None
         if self.algorithm == "HS256":
@@ -70,9 +72,26 @@ class TokenVerifier:
         return self._jwks is not None
 
     def verify(self, token: str) -> int:
-        """The user id the token was issued for; ``Unauthorized`` for anything else."""
+        """The user id the token was issued for; ``Unauthorized`` for anything else.
+
+        A client sends the same token with every chunk, so a verified token is
+        remembered until it expires: the signature is checked once, not per chunk.
+        """
         if not token or len(token) > MAX_TOKEN_LENGTH:
             raise Unauthorized("Invalid token.")
+        remembered = self._verified.get(token)
+        if remembered is not None:
+            user_id, expires = remembered
+            if time.time() < expires:
+                return user_id
+            del self._verified[token]
+        user_id, expires = self._verify(token)
+        if len(self._verified) >= VERIFIED_CACHE:
+            self._verified.pop(next(iter(self._verified)))
+        self._verified[token] = (user_id, expires)
+        return user_id
+
+    def _verify(self, token: str) -> tuple[int, float]:
         try:
             key = self._signing_key(token)
             claims = jwt.decode(
@@ -92,7 +111,7 @@ class TokenVerifier:
             user_id = _int_or_none(claims.get("sub"))
         if not isinstance(user_id, int) or isinstance(user_id, bool) or user_id < 0:
             raise Unauthorized("The token carries no integer user_id.")
-        return user_id
+        return user_id, float(claims["exp"])
 
     def _signing_key(self, token: str) -> object:
         if self._jwks is not None:

@@ -1,6 +1,6 @@
 """Persistence: tables, queries and migrations. The only package that imports SQLAlchemy."""
 
-from sqlalchemy.ext.asyncio import AsyncConnection as Connection
+from sqlalchemy.engine import Connection
 
 from chunkup.db.engine import Database
 

@@ -1,7 +1,10 @@
 """Every statement chunkup runs, as functions of a connection the caller owns.
 
-None of them commits: the caller wraps them in ``Database.begin()`` so that
-"record a chunk and advance the upload" is one transaction.
+None of them commits: the caller hands a function of a connection to
+``Database.write()`` (or ``read()``), so that "record a chunk and advance the
+upload" is one transaction. They are plain functions on purpose: on SQLite the
+whole transaction runs in one worker thread, on PostgreSQL on the event loop
+through SQLAlchemy's greenlet bridge (``run_sync``).
 """
 
 from __future__ import annotations
@@ -10,10 +13,9 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
-from sqlalchemy.engine import RowMapping
+from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy.engine import Connection, RowMapping
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chunkup.db.tables import chunks, media, pending_files, uploads
 from chunkup.models import Chunk, Kind, Media, MediaType, Upload, UploadStatus
@@ -21,6 +23,21 @@ from chunkup.models import Chunk, Kind, Media, MediaType, Upload, UploadStatus
 
 class Duplicate(Exception):
     """An insert hit a unique key another transaction already holds."""
+
+
+# Built once: composing a statement costs more than running it on SQLite.
+_UPLOAD = select(uploads).where(uploads.c.id == bindparam("id"))
+_UPLOAD_FOR_UPDATE = _UPLOAD.with_for_update()
+_INSERT_UPLOAD = insert(uploads)
+_SAVE_PROGRESS = (
+    update(uploads)
+    .where(uploads.c.id == bindparam("b_id"))
+    .values(ranges=bindparam("b_ranges"), expires_at=bindparam("b_expires_at"))
+)
+_INSERT_CHUNK = insert(chunks)
+_CHUNK = select(chunks).where(
+    chunks.c.upload_id == bindparam("upload_id"), chunks.c.start_byte == bindparam("start")
+)
 
 
 def _upload(row: RowMapping) -> Upload:
@@ -61,9 +78,10 @@ def _media(row: RowMapping) -> Media:
 # -- uploads -------------------------------------------------------------------
 
 
-async def insert_upload(conn: AsyncConnection, upload: Upload) -> None:
-    await conn.execute(
-        insert(uploads).values(
+def insert_upload(conn: Connection, upload: Upload) -> None:
+    conn.execute(
+        _INSERT_UPLOAD,
+        dict(
             id=upload.id,
             user_id=upload.user_id,
             kind=upload.kind.value,
@@ -73,60 +91,50 @@ async def insert_upload(conn: AsyncConnection, upload: Upload) -> None:
             status=upload.status.value,
             created_at=upload.created_at,
             expires_at=upload.expires_at,
-        )
+        ),
     )
 
 
-async def get_upload(
-    conn: AsyncConnection, upload_id: str, *, for_update: bool = False
-) -> Upload | None:
-    query = select(uploads).where(uploads.c.id == upload_id)
-    if for_update:
-        query = query.with_for_update()
-    row = (await conn.execute(query)).mappings().first()
+def get_upload(conn: Connection, upload_id: str, *, for_update: bool = False) -> Upload | None:
+    query = _UPLOAD_FOR_UPDATE if for_update else _UPLOAD
+    row = conn.execute(query, {"id": upload_id}).mappings().first()
     return _upload(row) if row else None
 
 
-async def save_upload_progress(
-    conn: AsyncConnection, upload_id: str, *, ranges: list[list[int]], expires_at: datetime
+def save_upload_progress(
+    conn: Connection, upload_id: str, *, ranges: list[list[int]], expires_at: datetime
 ) -> None:
-    await conn.execute(
-        update(uploads)
-        .where(uploads.c.id == upload_id)
-        .values(ranges=ranges, expires_at=expires_at)
+    conn.execute(
+        _SAVE_PROGRESS, {"b_id": upload_id, "b_ranges": ranges, "b_expires_at": expires_at}
     )
 
 
-async def mark_completed(
-    conn: AsyncConnection, upload_id: str, *, media_id: int, at: datetime
-) -> None:
-    await conn.execute(
+def mark_completed(conn: Connection, upload_id: str, *, media_id: int, at: datetime) -> None:
+    conn.execute(
         update(uploads)
         .where(uploads.c.id == upload_id)
         .values(status=UploadStatus.COMPLETED.value, media_id=media_id, completed_at=at)
     )
-    await conn.execute(delete(chunks).where(chunks.c.upload_id == upload_id))
+    conn.execute(delete(chunks).where(chunks.c.upload_id == upload_id))
 
 
-async def mark_expired(conn: AsyncConnection, upload_id: str) -> None:
-    await conn.execute(
+def mark_expired(conn: Connection, upload_id: str) -> None:
+    conn.execute(
         update(uploads)
         .where(uploads.c.id == upload_id, uploads.c.status == UploadStatus.UPLOADING.value)
         .values(status=UploadStatus.EXPIRED.value)
     )
-    await conn.execute(delete(chunks).where(chunks.c.upload_id == upload_id))
+    conn.execute(delete(chunks).where(chunks.c.upload_id == upload_id))
 
 
-async def delete_upload(conn: AsyncConnection, upload_id: str) -> None:
-    await conn.execute(delete(chunks).where(chunks.c.upload_id == upload_id))
-    await conn.execute(delete(uploads).where(uploads.c.id == upload_id))
+def delete_upload(conn: Connection, upload_id: str) -> None:
+    conn.execute(delete(chunks).where(chunks.c.upload_id == upload_id))
+    conn.execute(delete(uploads).where(uploads.c.id == upload_id))
 
 
-async def uploads_expired_before(
-    conn: AsyncConnection, when: datetime, *, limit: int = 500
-) -> list[Upload]:
+def uploads_expired_before(conn: Connection, when: datetime, *, limit: int = 500) -> list[Upload]:
     """Uploads still uploading whose expiry has passed."""
-    rows = await conn.execute(
+    rows = conn.execute(
         select(uploads)
         .where(uploads.c.status == UploadStatus.UPLOADING.value, uploads.c.expires_at < when)
         .order_by(uploads.c.expires_at)
@@ -135,14 +143,14 @@ async def uploads_expired_before(
     return [_upload(r) for r in rows.mappings()]
 
 
-async def uploads_to_forget(
-    conn: AsyncConnection,
+def uploads_to_forget(
+    conn: Connection,
     *,
     expired_before: datetime,
     completed_before: datetime,
     limit: int = 500,
 ) -> list[Upload]:
-    rows = await conn.execute(
+    rows = conn.execute(
         select(uploads)
         .where(
             (
@@ -159,11 +167,11 @@ async def uploads_to_forget(
     return [_upload(r) for r in rows.mappings()]
 
 
-async def live_upload_ids(conn: AsyncConnection, ids: Sequence[str]) -> set[str]:
+def live_upload_ids(conn: Connection, ids: Sequence[str]) -> set[str]:
     """Those of ``ids`` that are uploads still taking chunks."""
     if not ids:
         return set()
-    rows = await conn.execute(
+    rows = conn.execute(
         select(uploads.c.id).where(
             uploads.c.id.in_(list(ids)), uploads.c.status == UploadStatus.UPLOADING.value
         )
@@ -174,24 +182,25 @@ async def live_upload_ids(conn: AsyncConnection, ids: Sequence[str]) -> set[str]
 # -- chunks --------------------------------------------------------------------
 
 
-async def insert_chunk(conn: AsyncConnection, chunk: Chunk) -> None:
+def insert_chunk(conn: Connection, chunk: Chunk) -> None:
     try:
-        await conn.execute(
-            insert(chunks).values(
-                upload_id=chunk.upload_id,
-                start_byte=chunk.start,
-                end_byte=chunk.end,
-                key=chunk.key,
-            )
+        conn.execute(
+            _INSERT_CHUNK,
+            {
+                "upload_id": chunk.upload_id,
+                "start_byte": chunk.start,
+                "end_byte": chunk.end,
+                "key": chunk.key,
+            },
         )
     except IntegrityError as exc:
         raise Duplicate(str(exc.orig)) from exc
 
 
-async def get_chunk(conn: AsyncConnection, upload_id: str, start: int) -> Chunk | None:
+def get_chunk(conn: Connection, upload_id: str, start: int) -> Chunk | None:
     row = (
         (
-            await conn.execute(
+            conn.execute(
                 select(chunks).where(chunks.c.upload_id == upload_id, chunks.c.start_byte == start)
             )
         )
@@ -203,8 +212,8 @@ async def get_chunk(conn: AsyncConnection, upload_id: str, start: int) -> Chunk 
     return Chunk(upload_id, row["start_byte"], row["end_byte"], row["key"])
 
 
-async def list_chunks(conn: AsyncConnection, upload_id: str) -> list[Chunk]:
-    rows = await conn.execute(
+def list_chunks(conn: Connection, upload_id: str) -> list[Chunk]:
+    rows = conn.execute(
         select(chunks).where(chunks.c.upload_id == upload_id).order_by(chunks.c.start_byte)
     )
     return [Chunk(upload_id, r["start_byte"], r["end_byte"], r["key"]) for r in rows.mappings()]
@@ -213,35 +222,31 @@ async def list_chunks(conn: AsyncConnection, upload_id: str) -> list[Chunk]:
 # -- media ---------------------------------------------------------------------
 
 
-async def insert_media(conn: AsyncConnection, **values: Any) -> Media:
+def insert_media(conn: Connection, **values: Any) -> Media:
     try:
-        result = await conn.execute(insert(media).values(**values).returning(media))
+        result = conn.execute(insert(media).values(**values).returning(media))
     except IntegrityError as exc:
         raise Duplicate(str(exc.orig)) from exc
     return _media(result.mappings().one())
 
 
-async def get_media(conn: AsyncConnection, media_id: int) -> Media | None:
-    row = (await conn.execute(select(media).where(media.c.id == media_id))).mappings().first()
+def get_media(conn: Connection, media_id: int) -> Media | None:
+    row = (conn.execute(select(media).where(media.c.id == media_id))).mappings().first()
     return _media(row) if row else None
 
 
-async def get_media_by_upload(conn: AsyncConnection, upload_id: str) -> Media | None:
-    row = (
-        (await conn.execute(select(media).where(media.c.upload_id == upload_id))).mappings().first()
-    )
+def get_media_by_upload(conn: Connection, upload_id: str) -> Media | None:
+    row = (conn.execute(select(media).where(media.c.upload_id == upload_id))).mappings().first()
     return _media(row) if row else None
 
 
-async def list_media(
-    conn: AsyncConnection, user_id: int, *, limit: int, offset: int
+def list_media(
+    conn: Connection, user_id: int, *, limit: int, offset: int
 ) -> tuple[int, list[Media]]:
     count = (
-        await conn.execute(
-            select(func.count()).select_from(media).where(media.c.user_id == user_id)
-        )
+        conn.execute(select(func.count()).select_from(media).where(media.c.user_id == user_id))
     ).scalar_one()
-    rows = await conn.execute(
+    rows = conn.execute(
         select(media)
         .where(media.c.user_id == user_id)
         .order_by(media.c.added_at.desc(), media.c.id.desc())
@@ -251,34 +256,28 @@ async def list_media(
     return count, [_media(r) for r in rows.mappings()]
 
 
-async def delete_media(conn: AsyncConnection, media_id: int) -> None:
-    await conn.execute(delete(media).where(media.c.id == media_id))
+def delete_media(conn: Connection, media_id: int) -> None:
+    conn.execute(delete(media).where(media.c.id == media_id))
 
 
-async def get_media_by_token(conn: AsyncConnection, file_token: str) -> Media | None:
-    row = (
-        (await conn.execute(select(media).where(media.c.file_token == file_token)))
-        .mappings()
-        .first()
-    )
+def get_media_by_token(conn: Connection, file_token: str) -> Media | None:
+    row = (conn.execute(select(media).where(media.c.file_token == file_token))).mappings().first()
     return _media(row) if row else None
 
 
 # -- files being written by a completion ---------------------------------------
 
 
-async def add_pending_file(conn: AsyncConnection, token: str, upload_id: str, at: datetime) -> None:
-    await conn.execute(
-        insert(pending_files).values(token=token, upload_id=upload_id, created_at=at)
-    )
+def add_pending_file(conn: Connection, token: str, upload_id: str, at: datetime) -> None:
+    conn.execute(insert(pending_files).values(token=token, upload_id=upload_id, created_at=at))
 
 
-async def remove_pending_file(conn: AsyncConnection, token: str) -> None:
-    await conn.execute(delete(pending_files).where(pending_files.c.token == token))
+def remove_pending_file(conn: Connection, token: str) -> None:
+    conn.execute(delete(pending_files).where(pending_files.c.token == token))
 
 
-async def pending_files_before(conn: AsyncConnection, when: datetime) -> list[str]:
-    rows = await conn.execute(
+def pending_files_before(conn: Connection, when: datetime) -> list[str]:
+    rows = conn.execute(
         select(pending_files.c.token).where(pending_files.c.created_at < when).limit(500)
     )
     return list(rows.scalars())

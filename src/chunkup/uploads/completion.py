@@ -29,6 +29,7 @@ from chunkup.errors import (
     InvalidType,
     Md5Mismatch,
     MediaNotFound,
+    UploadExpired,
     UploadIncomplete,
     UploadNotFound,
 )
@@ -96,12 +97,17 @@ class CompletionService:
         self, user_id: int, upload_id: str, md5: str, requested: MediaType | None
     ) -> Media:
         now = self.clock()
-        async with self.db.read() as conn:
-            upload = await q.get_upload(conn, upload_id)
+
+        def load(conn: Connection) -> tuple[Upload, list[Chunk], Media | None]:
+            upload = q.get_upload(conn, upload_id)
             if upload is not None and upload.status is UploadStatus.COMPLETED:
-                return await self._existing(conn, upload, user_id)
+                return upload, [], self._existing(conn, upload, user_id)
             upload = visible_upload(upload, user_id, now)
-            chunks = await q.list_chunks(conn, upload_id)
+            return upload, q.list_chunks(conn, upload_id), None
+
+        upload, chunks, done = await self.db.read(load)
+        if done is not None:
+            return done
         ranges = RangeSet(upload.ranges)
         if not ranges.covers(upload.total) or not _tiles(chunks, upload.total):
             raise UploadIncomplete(
@@ -117,13 +123,11 @@ class CompletionService:
             raise FileTooLarge(f"A file of type {media_type} may be at most {limit} bytes.")
 
         token = keys.new_file_token()
-        async with self.db.begin() as conn:
-            await q.add_pending_file(conn, token, upload_id, now)
+        await self.db.write(lambda conn: q.add_pending_file(conn, token, upload_id, now))
         try:
             return await self._assemble_and_publish(upload, chunks, md5, media_type, token)
         finally:
-            async with self.db.begin() as conn:
-                await q.remove_pending_file(conn, token)
+            await self.db.write(lambda conn: q.remove_pending_file(conn, token))
 
     async def _assemble_and_publish(
         self, upload: Upload, chunks: list[Chunk], md5: str, media_type: MediaType, token: str
@@ -160,13 +164,16 @@ class CompletionService:
     ) -> Media:
         now = self.clock()
         display_name = upload.filename or file_key.rsplit("/", 1)[-1]
-        async with self.db.begin() as conn:
-            current = await q.get_upload(conn, upload.id, for_update=True)
+
+        def publish(conn: Connection) -> Media:
+            current = q.get_upload(conn, upload.id, for_update=True)
             if current is None:
                 raise UploadNotFound()
             if current.status is UploadStatus.COMPLETED:
-                return await self._existing(conn, current, upload.user_id)
-            media = await q.insert_media(
+                return self._existing(conn, current, upload.user_id)
+            if current.status is UploadStatus.EXPIRED:
+                raise UploadExpired()
+            media = q.insert_media(
                 conn,
                 user_id=upload.user_id,
                 upload_id=upload.id,
@@ -182,17 +189,23 @@ class CompletionService:
                 extra=inspection.extra,
                 added_at=now,
             )
-            await q.mark_completed(conn, upload.id, media_id=media.id, at=now)
+            q.mark_completed(conn, upload.id, media_id=media.id, at=now)
+            return media
+
+        media = await self.db.write(publish)
+        if media.file_token != token:
+            return media  # another completion won; the caller removes our file
         try:
             await self.storage.delete_prefix(keys.chunk_prefix(upload.id))
         except ChunkupError:
             log.warning("chunks of %s left for garbage collection", upload.id)
         return media
 
-    async def _existing(self, conn: Connection, upload: Upload, user_id: int) -> Media:
+    @staticmethod
+    def _existing(conn: Connection, upload: Upload, user_id: int) -> Media:
         if upload.user_id != user_id:
             raise UploadNotFound()
-        media = await q.get_media_by_upload(conn, upload.id)
+        media = q.get_media_by_upload(conn, upload.id)
         if media is None:
             raise MediaNotFound("The upload was completed, but its media has been deleted.")
         return media

@@ -10,8 +10,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 
-from chunkup.db import Database
+from chunkup.db import Connection, Database
 from chunkup.db import queries as q
 from chunkup.models import UploadStatus
 from chunkup.settings import Settings
@@ -50,39 +51,41 @@ class GarbageCollector:
 
     async def _expire(self, report: GcReport) -> None:
         now = self.clock()
-        async with self.db.read() as conn:
-            due = await q.uploads_expired_before(conn, now)
+
+        def expire(conn: Connection, upload_id: str) -> bool:
+            current = q.get_upload(conn, upload_id, for_update=True)
+            if current is None or current.status is not UploadStatus.UPLOADING:
+                return False
+            if current.expires_at > now:
+                return False
+            q.mark_expired(conn, upload_id)
+            return True
+
+        due = await self.db.read(lambda conn: q.uploads_expired_before(conn, now))
         for upload in due:
-            async with self.db.begin() as conn:
-                current = await q.get_upload(conn, upload.id, for_update=True)
-                if current is None or current.status is not UploadStatus.UPLOADING:
-                    continue
-                if current.expires_at > now:
-                    continue
-                await q.mark_expired(conn, upload.id)
+            if not await self.db.write(partial(expire, upload_id=upload.id)):
+                continue
             report.expired += 1
             report.objects_removed += await self.storage.delete_prefix(keys.chunk_prefix(upload.id))
 
     async def _forget(self, report: GcReport) -> None:
         cutoff = self.clock() - self.settings.expired_retention
-        async with self.db.read() as conn:
-            old = await q.uploads_to_forget(conn, expired_before=cutoff, completed_before=cutoff)
+        old = await self.db.read(
+            partial(q.uploads_to_forget, expired_before=cutoff, completed_before=cutoff)
+        )
         for upload in old:
-            async with self.db.begin() as conn:
-                await q.delete_upload(conn, upload.id)
+            await self.db.write(partial(q.delete_upload, upload_id=upload.id))
             report.forgotten += 1
 
     async def _abandoned_files(self, report: GcReport, grace: timedelta) -> None:
         """Files of completions that died before publishing or cleaning up."""
-        async with self.db.read() as conn:
-            tokens = await q.pending_files_before(conn, self.clock() - grace)
+        cutoff = self.clock() - grace
+        tokens = await self.db.read(partial(q.pending_files_before, when=cutoff))
         for token in tokens:
-            async with self.db.read() as conn:
-                published = await q.get_media_by_token(conn, token)
+            published = await self.db.read(partial(q.get_media_by_token, file_token=token))
             if published is None:
                 report.objects_removed += await self.storage.delete_prefix(keys.media_prefix(token))
-            async with self.db.begin() as conn:
-                await q.remove_pending_file(conn, token)
+            await self.db.write(partial(q.remove_pending_file, token=token))
             report.abandoned_files += 1
 
     async def _orphan_chunks(self, report: GcReport, grace: timedelta) -> None:
@@ -96,8 +99,7 @@ class GarbageCollector:
         candidates = [uid for uid, modified in newest.items() if modified < cutoff]
         for start in range(0, len(candidates), 500):
             batch = candidates[start : start + 500]
-            async with self.db.read() as conn:
-                live = await q.live_upload_ids(conn, batch)
+            live = await self.db.read(partial(q.live_upload_ids, ids=batch))
             for upload_id in batch:
                 if upload_id not in live:
                     report.orphan_uploads += 1

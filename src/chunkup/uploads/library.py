@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chunkup.db import Database
+from chunkup.db import Connection, Database
 from chunkup.db import queries as q
 from chunkup.errors import MediaNotFound, NotOwner
 from chunkup.models import Media
@@ -20,26 +20,28 @@ class MediaLibrary:
     async def get(self, media_id: int) -> Media:
         if not 0 < media_id < MAX_ID:
             raise MediaNotFound()
-        async with self.db.read() as conn:
-            media = await q.get_media(conn, media_id)
+        media = await self.db.read(lambda conn: q.get_media(conn, media_id))
         if media is None:
             raise MediaNotFound()
         return media
 
     async def list(self, user_id: int, *, limit: int, offset: int) -> tuple[int, list[Media]]:
-        async with self.db.read() as conn:
-            return await q.list_media(conn, user_id, limit=limit, offset=offset)
+        return await self.db.read(
+            lambda conn: q.list_media(conn, user_id, limit=limit, offset=offset)
+        )
 
     async def delete(self, user_id: int, media_id: int) -> None:
-        async with self.db.begin() as conn:
-            media = await q.get_media(conn, media_id) if 0 < media_id < MAX_ID else None
+        def remove(conn: Connection) -> Media:
+            media = q.get_media(conn, media_id) if 0 < media_id < MAX_ID else None
             if media is None:
                 raise MediaNotFound()
             if media.user_id != user_id:
                 raise NotOwner()
-            await q.delete_media(conn, media_id)
+            q.delete_media(conn, media_id)
+            return media
+
+        media = await self.db.write(remove)
         await self.storage.delete_prefix(keys.media_prefix(media.file_token))
 
     async def by_file_token(self, file_token: str) -> Media | None:
-        async with self.db.read() as conn:
-            return await q.get_media_by_token(conn, file_token)
+        return await self.db.read(lambda conn: q.get_media_by_token(conn, file_token))

@@ -14,7 +14,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from chunkup.db import Database
+from chunkup.db import Connection, Database
 from chunkup.db import queries as q
 from chunkup.errors import (
     BadRequest,
@@ -42,6 +42,8 @@ from chunkup.uploads.filenames import sanitize_filename
 from chunkup.uploads.ranges import RangeSet
 
 log = logging.getLogger(__name__)
+# "the range overlaps, but no stored chunk starts where this one does"
+_NOTHING = Chunk("", -1, -1, "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,9 +140,12 @@ class UploadService:
         )
         key = keys.chunk_key(upload.id, cr.start, cr.end)
         await self.storage.put(key, chunk.data)
-        async with self.db.begin() as conn:
-            await q.insert_upload(conn, upload)
-            await q.insert_chunk(conn, Chunk(upload.id, cr.start, cr.end, key))
+
+        def record(conn: Connection) -> None:
+            q.insert_upload(conn, upload)
+            q.insert_chunk(conn, Chunk(upload.id, cr.start, cr.end, key))
+
+        await self.db.write(record)
         return UploadState(upload, RangeSet(upload.ranges))
 
     async def _append(self, user_id: int, chunk: ChunkIn) -> UploadState:
@@ -153,44 +158,47 @@ class UploadService:
         # is ours alone (the transaction rolled back), so it is removed at once.
         key = keys.chunk_key(upload_id, cr.start, cr.end)
         await self.storage.put(key, chunk.data)
+
+        def record(conn: Connection) -> tuple[UploadState, Chunk | None]:
+            """Check the chunk against the locked upload; record it unless it repeats."""
+            upload = self._writable(q.get_upload(conn, upload_id, for_update=True), user_id, now)
+            if upload.total != cr.total:
+                raise TotalMismatch(f"This upload's total is {upload.total} bytes.")
+            if upload.kind is not chunk.kind:
+                raise FieldMismatch(f"This upload's chunks go in the '{upload.kind}' field.")
+            ranges = RangeSet(upload.ranges)
+            if ranges.overlaps(cr.start, cr.end):
+                stored = q.get_chunk(conn, upload.id, cr.start)
+                return UploadState(upload, ranges), stored or _NOTHING
+            upload.expires_at = self._expiry(
+                chunk.expires, created=upload.created_at, now=now, current=upload.expires_at
+            )
+            q.insert_chunk(conn, Chunk(upload.id, cr.start, cr.end, key))
+            ranges.add(cr.start, cr.end)
+            upload.ranges = ranges.to_list()
+            q.save_upload_progress(
+                conn, upload.id, ranges=upload.ranges, expires_at=upload.expires_at
+            )
+            return UploadState(upload, ranges), None
+
         try:
-            async with self.db.begin() as conn:
-                upload = self._writable(
-                    await q.get_upload(conn, upload_id, for_update=True), user_id, now
-                )
-                if upload.total != cr.total:
-                    raise TotalMismatch(f"This upload's total is {upload.total} bytes.")
-                if upload.kind is not chunk.kind:
-                    raise FieldMismatch(f"This upload's chunks go in the '{upload.kind}' field.")
-                expires_at = self._expiry(
-                    chunk.expires, created=upload.created_at, now=now, current=upload.expires_at
-                )
-                ranges = RangeSet(upload.ranges)
-                stored: Chunk | None = None
-                repeat = ranges.overlaps(cr.start, cr.end)
-                if repeat:
-                    stored = await q.get_chunk(conn, upload.id, cr.start)
-                else:
-                    await q.insert_chunk(conn, Chunk(upload.id, cr.start, cr.end, key))
-                    ranges.add(cr.start, cr.end)
-                    upload.ranges = ranges.to_list()
-                    upload.expires_at = expires_at
-                    await q.save_upload_progress(
-                        conn, upload.id, ranges=upload.ranges, expires_at=expires_at
-                    )
+            state, overlapped = await self.db.write(record)
         except (BadRequest, NotFound, Gone):
             await self.storage.delete(key)
             raise
-        state = UploadState(upload, ranges)
-        if repeat:
+        if overlapped is not None:
             await self.storage.delete(key)
-            await self._check_retry(stored, chunk, state)
+            await self._check_retry(overlapped, chunk, state)
         return state
 
-    async def _check_retry(self, stored: Chunk | None, chunk: ChunkIn, state: UploadState) -> None:
+    async def _check_retry(self, stored: Chunk, chunk: ChunkIn, state: UploadState) -> None:
         """A range that overlaps stored bytes: an exact retry is a no-op, else 409."""
         cr = chunk.content_range
-        if stored is None or stored.end != cr.end or await self._read_all(stored.key) != chunk.data:
+        if (
+            stored is _NOTHING
+            or stored.end != cr.end
+            or await self._read_all(stored.key) != chunk.data
+        ):
             raise RangeConflict(offset=str(state.offset))
 
     async def _read_all(self, key: str) -> bytes:
@@ -222,20 +230,23 @@ class UploadService:
     async def status(self, user_id: int, upload_id: str) -> UploadState:
         if not keys.is_upload_id(upload_id):
             raise UploadNotFound()
-        async with self.db.read() as conn:
-            upload = visible_upload(await q.get_upload(conn, upload_id), user_id, self.clock())
+        upload = await self.db.read(lambda conn: q.get_upload(conn, upload_id))
+        upload = visible_upload(upload, user_id, self.clock())
         return UploadState(upload, RangeSet(upload.ranges))
 
     async def abort(self, user_id: int, upload_id: str) -> None:
         if not keys.is_upload_id(upload_id):
             raise UploadNotFound()
-        async with self.db.begin() as conn:
-            upload = await q.get_upload(conn, upload_id, for_update=True)
+
+        def forget(conn: Connection) -> None:
+            upload = q.get_upload(conn, upload_id, for_update=True)
             if upload is None or upload.user_id != user_id:
                 raise UploadNotFound()
             if upload.status is UploadStatus.COMPLETED:
                 raise UploadCompleted("A completed upload cannot be aborted; delete its media.")
-            await q.delete_upload(conn, upload_id)
+            q.delete_upload(conn, upload_id)
+
+        await self.db.write(forget)
         await self.storage.delete_prefix(keys.chunk_prefix(upload_id))
 
 

@@ -53,14 +53,6 @@ def _disposition(filename: str) -> str:
     return f"inline; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename)}"
 
 
-@router.api_route(
-    "/media/{token}/{name:path}",
-    methods=["GET", "HEAD"],
-    operation_id="getMediaFile",
-    summary="A media's file bytes (public, unguessable URL)",
-    include_in_schema=True,
-    response_class=Response,
-)
 async def get_file(token: str, name: str, request: Request, services: ServicesDep) -> Response:
     media = await services.library.by_file_token(token) if keys.is_upload_id(token) else None
     key = keys.media_key(token, name)
@@ -99,4 +91,15 @@ async def get_file(token: str, name: str, request: Request, services: ServicesDe
         status_code=status,
         headers=headers,
         media_type=media.mimetype,
+    )
+
+
+for _method in ("GET", "HEAD"):
+    router.add_api_route(
+        "/media/{token}/{name:path}",
+        get_file,
+        methods=[_method],
+        operation_id=f"{_method.lower()}MediaFile",
+        summary="A media's file bytes (public, unguessable URL)",
+        response_class=Response,
     )
