@@ -57,14 +57,14 @@ def test_openapi_describes_every_endpoint_of_the_contract(
 
 
 @content_test
-@pytest.mark.parametrize("name", ["ChunkMedia", "MediaBody", "ErrorBody"])
+@pytest.mark.parametrize("name", ["ChunkMedia", "Media", "ErrorBody"])
 def test_openapi_has_the_named_schemas(server: LiveServer, name: str):
     assert name in openapi(server).json()["components"]["schemas"]
 
 
 @content_test
 def test_openapi_media_schema_has_the_contract_fields(server: LiveServer):
-    schema = openapi(server).json()["components"]["schemas"]["MediaBody"]
+    schema = openapi(server).json()["components"]["schemas"]["Media"]
     expected = {
         "id",
         "added_at",

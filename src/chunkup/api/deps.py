@@ -14,7 +14,7 @@ from chunkup.services import Services
 _bearer = HTTPBearer(auto_error=False, description="JWT access token (HS256 by default)")
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
     services: Services = request.app.state.services
     return services
 
@@ -37,7 +37,7 @@ async def current_user(
 CurrentUser = Annotated[int, Depends(current_user)]
 
 
-def base_url(request: Request) -> str:
+async def base_url(request: Request) -> str:
     configured = request.app.state.services.settings.public_url
     return (configured or str(request.base_url)).rstrip("/")
 

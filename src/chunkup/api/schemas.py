@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from chunkup.models import Media
+from chunkup import models
 from chunkup.uploads.service import UploadState, expires_iso
 
 
@@ -40,7 +40,9 @@ class Thumbnail(BaseModel):
     color: str
 
 
-class MediaBody(BaseModel):
+class Media(BaseModel):
+    """The contract's Media (SelfCommunity's schema)."""
+
     id: int
     added_at: datetime
     type: Literal["image", "eimage", "doc"]
@@ -61,7 +63,7 @@ class MediaPage(BaseModel):
     count: int
     next: str | None
     previous: str | None
-    results: list[MediaBody]
+    results: list[Media]
 
 
 def chunk_media(state: UploadState) -> dict[str, str]:
@@ -84,10 +86,10 @@ def upload_status(state: UploadState) -> UploadStatusBody:
     )
 
 
-def media_body(media: Media, base_url: str) -> MediaBody:
+def media_body(media: models.Media, base_url: str) -> Media:
     file_url = f"{base_url}/{media.file_key}"
     is_image = media.type.is_image
-    return MediaBody(
+    return Media(
         id=media.id,
         added_at=media.added_at.replace(microsecond=0),
         type=media.type.value,

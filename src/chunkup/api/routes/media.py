@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Query, Request, Response
 
 from chunkup.api.deps import BaseUrl, CurrentUser, ServicesDep
-from chunkup.api.schemas import ErrorBody, MediaBody, MediaPage, media_body
+from chunkup.api.schemas import ErrorBody, Media, MediaPage, media_body
 
 router = APIRouter(prefix="/api/v2/media", tags=["media"])
 ERRORS = {status: {"model": ErrorBody} for status in (400, 401, 403, 404)}
@@ -47,7 +47,7 @@ async def list_media(
     "/{media_id}/",
     operation_id="getSpecificMedia",
     summary="One media",
-    response_model=MediaBody,
+    response_model=Media,
     responses=ERRORS,
 )
 async def get_media(
@@ -55,7 +55,7 @@ async def get_media(
     _user: CurrentUser,
     services: ServicesDep,
     base: BaseUrl,
-) -> MediaBody:
+) -> Media:
     return media_body(await services.library.get(media_id), base)
 
 

@@ -15,7 +15,7 @@ from chunkup.api.multipart import max_body_bytes, read_chunk_form
 from chunkup.api.schemas import (
     ChunkMedia,
     ErrorBody,
-    MediaBody,
+    Media,
     UploadStatusBody,
     chunk_media,
     media_body,
@@ -176,13 +176,13 @@ async def _complete_fields(request: Request) -> dict[str, str | None]:
     status_code=201,
     operation_id="createMediaChunkComplete",
     summary="Finish an upload and create its Media",
-    response_model=MediaBody,
+    response_model=Media,
     responses=ERRORS,
     openapi_extra=_COMPLETE_BODY,
 )
 async def complete_upload(
     request: Request, user: CurrentUser, services: ServicesDep, base: BaseUrl
-) -> MediaBody:
+) -> Media:
     fields = await _complete_fields(request)
     media = await services.completion.complete(
         user, fields.get("upload_id"), fields.get("md5"), fields.get("type")
