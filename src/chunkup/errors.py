@@ -10,6 +10,7 @@ never knows about HTTP frameworks::
     ├── Unauthorized (401)        invalid_token
     ├── Forbidden (403)           not_owner
     ├── NotFound (404)            upload_not_found, media_not_found, not_found
+    ├── RequestTimeout (408)      request_timeout
     ├── Conflict (409)            range_conflict
     ├── Gone (410)                upload_expired
     ├── PayloadTooLarge (413)     request_too_large
@@ -64,6 +65,12 @@ class MethodNotAllowed(ChunkupError):
     status = 405
     code = "method_not_allowed"
     default_detail = "Method not allowed."
+
+
+class RequestTimeout(ChunkupError):
+    status = 408
+    code = "request_timeout"
+    default_detail = "The request body stopped arriving; send the chunk again."
 
 
 class Conflict(ChunkupError):

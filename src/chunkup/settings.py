@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     expired_retention: timedelta = timedelta(days=7)
     gc_interval: timedelta = timedelta(minutes=5)
 
+    body_timeout: float = Field(
+        30.0, gt=0, description="seconds a request body may stall before it is cut off (408)"
+    )
     cors_origins: list[str] = ["*"]
     fsync: bool = Field(False, description="fsync every stored chunk (power-loss safety)")
 

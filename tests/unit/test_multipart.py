@@ -8,7 +8,13 @@ from collections.abc import AsyncIterator
 import pytest
 
 from chunkup.api.multipart import MAX_PARTS, read_chunk_form
-from chunkup.errors import ChunkTooLarge, FilePartRequired, InvalidBody, PayloadTooLarge
+from chunkup.errors import (
+    ChunkTooLarge,
+    FilePartRequired,
+    InvalidBody,
+    PayloadTooLarge,
+    RequestTimeout,
+)
 from chunkup.models import Kind
 
 BOUNDARY = "XyZ123"
@@ -101,3 +107,16 @@ def test_a_huge_header_line_is_refused():
     huge = f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="image"\r\nX: '.encode()
     with pytest.raises((InvalidBody, PayloadTooLarge)):
         read(huge + b"a" * 50_000 + b"\r\n\r\nx\r\n" + f"--{BOUNDARY}--\r\n".encode(), limit=10**6)
+
+
+def test_a_body_that_stalls_is_cut_off_with_request_timeout():
+    async def stalling() -> AsyncIterator[bytes]:
+        yield part("image", b"x" * 10)
+        await asyncio.sleep(5)
+        yield b"never"
+
+    async def run() -> None:
+        await read_chunk_form(CONTENT_TYPE, stalling(), chunk_limit=1000, idle_timeout=0.05)
+
+    with pytest.raises(RequestTimeout):
+        asyncio.run(run())

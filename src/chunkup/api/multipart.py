@@ -10,13 +10,20 @@ dropped.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
-from chunkup.errors import ChunkTooLarge, FilePartRequired, InvalidBody, PayloadTooLarge
+from chunkup.errors import (
+    ChunkTooLarge,
+    FilePartRequired,
+    InvalidBody,
+    PayloadTooLarge,
+    RequestTimeout,
+)
 from chunkup.models import Kind
 
 FILE_FIELDS = {"image": Kind.IMAGE, "document": Kind.DOCUMENT}
@@ -126,10 +133,10 @@ class _Collector:
             self.form.data += data[start:end]
             if len(self.form.data) > self.chunk_limit:
                 raise ChunkTooLarge(f"A chunk may carry at most {self.chunk_limit} bytes.")
-        elif self._target is not None:
-            self._text += data[start:end]
-            if len(self._text) > MAX_TEXT_FIELD:
-                raise InvalidBody(f"The field '{self._target}' is too long.")
+        elif self._target is not None and len(self._text) <= MAX_TEXT_FIELD:
+            # an overlong value is kept cut (it can be no valid id or time), so the
+            # field's own rule answers it: upload_not_found, invalid_expires
+            self._text += data[start : min(end, start + MAX_TEXT_FIELD + 1)]
 
     def on_part_end(self) -> None:
         if self._target not in (None, "file"):
@@ -139,8 +146,26 @@ class _Collector:
         self.finished = True
 
 
+async def _pieces(body: AsyncIterator[bytes], idle_timeout: float) -> AsyncIterator[bytes]:
+    """The body's pieces; a client that stalls longer than ``idle_timeout`` is cut off."""
+    iterator = aiter(body)
+    while True:
+        try:
+            async with asyncio.timeout(idle_timeout):
+                piece = await anext(iterator)
+        except StopAsyncIteration:
+            return
+        except TimeoutError as exc:
+            raise RequestTimeout() from exc
+        yield piece
+
+
 async def read_chunk_form(
-    content_type: str | None, body: AsyncIterator[bytes], *, chunk_limit: int
+    content_type: str | None,
+    body: AsyncIterator[bytes],
+    *,
+    chunk_limit: int,
+    idle_timeout: float = 30.0,
 ) -> ChunkForm:
     """Parse the body of a chunk request, enforcing every limit while streaming."""
     boundary = boundary_of(content_type)
@@ -153,7 +178,7 @@ async def read_chunk_form(
     )
     received = 0
     try:
-        async for piece in body:
+        async for piece in _pieces(body, idle_timeout):
             received += len(piece)
             if received > limit:
                 raise PayloadTooLarge()

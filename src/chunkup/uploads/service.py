@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from chunkup.db import Connection, Database
 from chunkup.db import queries as q
@@ -75,8 +75,7 @@ def parse_expires(value: str | None, now: datetime) -> datetime | None:
         when = datetime.fromisoformat(value.strip())
     except ValueError as exc:
         raise InvalidExpires() from exc
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=now.tzinfo)
+    when = when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
     if when <= now:
         raise InvalidExpires("'expires' is in the past.")
     return when
@@ -94,7 +93,7 @@ def visible_upload(upload: Upload | None, user_id: int, now: datetime) -> Upload
 
 
 def _iso(when: datetime) -> str:
-    return when.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class UploadService:

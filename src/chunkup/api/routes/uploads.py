@@ -104,7 +104,10 @@ async def upload_chunk(
         raise PayloadTooLarge()
     cr = ContentRange.parse(content_range)
     form = await read_chunk_form(
-        request.headers.get("content-type"), request.stream(), chunk_limit=limit
+        request.headers.get("content-type"),
+        request.stream(),
+        chunk_limit=limit,
+        idle_timeout=services.settings.body_timeout,
     )
     assert form.kind is not None
     state = await services.uploads.accept_chunk(
