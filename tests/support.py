@@ -229,9 +229,11 @@ def pdf_document(pages: int = 3, width: int = 600, height: int = 800) -> bytes:
 class ServerProcess:
     """``chunkup serve`` as its own process, as an operator runs it."""
 
-    def __init__(self, cwd: Path, *args: str, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, cwd: Path, *args: str, env: dict[str, str] | None = None, port: int | None = None
+    ) -> None:
         self.cwd = cwd
-        self.port = free_port()
+        self.port = port or free_port()
         self.args = ["serve", "--port", str(self.port), *args]
         self.env = {**os.environ, **(env or {})}
         self.process: Any = None
