@@ -15,6 +15,7 @@ never knows about HTTP frameworks::
     ├── Gone (410)                upload_expired
     ├── PayloadTooLarge (413)     request_too_large
     ├── RangeNotSatisfiable (416) range_not_satisfiable
+    ├── TooManyRequests (429)     rate_limited, too_many_uploads, upload_quota_exceeded
     └── Unavailable (503)         storage_unavailable, database_unavailable
 """
 
@@ -36,6 +37,10 @@ class ChunkupError(Exception):
     def body(self) -> dict[str, Any]:
         return {"detail": self.detail, "code": self.code, **self.extra}
 
+    def headers(self) -> dict[str, str] | None:
+        """HTTP headers the status calls for (``WWW-Authenticate``, ``Retry-After``)."""
+        return None
+
 
 class BadRequest(ChunkupError):
     status = 400
@@ -47,6 +52,9 @@ class Unauthorized(ChunkupError):
     status = 401
     code = "invalid_token"
     default_detail = "Authentication credentials were not provided or are invalid."
+
+    def headers(self) -> dict[str, str] | None:
+        return {"WWW-Authenticate": "Bearer"}
 
 
 class Forbidden(ChunkupError):
@@ -95,6 +103,19 @@ class RangeNotSatisfiable(ChunkupError):
     status = 416
     code = "range_not_satisfiable"
     default_detail = "The requested byte range is not satisfiable."
+
+
+class TooManyRequests(ChunkupError):
+    status = 429
+    code = "rate_limited"
+    default_detail = "Too many requests; retry after the time given."
+
+    def __init__(self, detail: str | None = None, *, retry_after: int = 1, **extra: Any) -> None:
+        super().__init__(detail, **extra)
+        self.retry_after = max(1, retry_after)
+
+    def headers(self) -> dict[str, str] | None:
+        return {"Retry-After": str(self.retry_after)}
 
 
 class Unavailable(ChunkupError):
@@ -234,3 +255,13 @@ class StorageUnavailable(Unavailable):
 class DatabaseUnavailable(Unavailable):
     code = "database_unavailable"
     default_detail = "The database is busy or unreachable; retry later."
+
+
+class TooManyUploads(TooManyRequests):
+    code = "too_many_uploads"
+    default_detail = "Too many unfinished uploads; complete or abort some first."
+
+
+class UploadQuotaExceeded(TooManyRequests):
+    code = "upload_quota_exceeded"
+    default_detail = "Your unfinished uploads would exceed the bytes allowed at once."

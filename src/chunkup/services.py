@@ -12,6 +12,7 @@ from chunkup.uploads.clock import Clock, utcnow
 from chunkup.uploads.completion import CompletionService
 from chunkup.uploads.gc import GarbageCollector
 from chunkup.uploads.library import MediaLibrary
+from chunkup.uploads.limits import RateLimiter
 from chunkup.uploads.service import UploadService
 
 
@@ -25,6 +26,7 @@ class Services:
     completion: CompletionService
     library: MediaLibrary
     gc: GarbageCollector
+    rate_limiter: RateLimiter
 
     @classmethod
     async def start(
@@ -44,6 +46,7 @@ class Services:
             completion=CompletionService(db, storage, settings, clock),
             library=MediaLibrary(db, storage),
             gc=GarbageCollector(db, storage, settings, clock),
+            rate_limiter=RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst),
         )
 
     async def close(self) -> None:

@@ -50,6 +50,16 @@ class Settings(BaseSettings):
     body_timeout: float = Field(
         30.0, gt=0, description="seconds a request body may stall before it is cut off (408)"
     )
+    rate_limit_per_second: float = Field(
+        100.0, ge=0, description="sustained requests per user and node; 0: no limit"
+    )
+    rate_limit_burst: int = Field(400, ge=1, description="requests a user may send at once")
+    max_open_uploads: int = Field(
+        200, ge=1, description="unfinished uploads one user may have at once"
+    )
+    max_open_bytes: int = Field(
+        10 * 1024 * MiB, ge=1, description="declared bytes of one user's unfinished uploads"
+    )
     cors_origins: list[str] = ["*"]
     fsync: bool = Field(False, description="fsync every stored chunk (power-loss safety)")
 

@@ -30,8 +30,11 @@ async def current_user(
         raise Unauthorized("Authentication credentials were not provided.")
     verifier = services.verifier
     if verifier.blocking:
-        return await asyncio.to_thread(verifier.verify, credentials.credentials)
-    return verifier.verify(credentials.credentials)
+        user_id = await asyncio.to_thread(verifier.verify, credentials.credentials)
+    else:
+        user_id = verifier.verify(credentials.credentials)
+    services.rate_limiter.take(user_id)
+    return user_id
 
 
 CurrentUser = Annotated[int, Depends(current_user)]

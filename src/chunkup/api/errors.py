@@ -10,15 +10,14 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
-from chunkup.errors import ChunkupError, InvalidField, Unauthorized
+from chunkup.errors import ChunkupError, InvalidField
 
 log = logging.getLogger("chunkup.api")
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "request_too_large"}
 
 
 def error_response(exc: ChunkupError) -> JSONResponse:
-    headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
-    return JSONResponse(exc.body(), status_code=exc.status, headers=headers)
+    return JSONResponse(exc.body(), status_code=exc.status, headers=exc.headers())
 
 
 async def _chunkup_error(_request: Request, exc: Exception) -> JSONResponse:

@@ -17,7 +17,7 @@ from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.engine import Connection, RowMapping
 from sqlalchemy.exc import IntegrityError
 
-from chunkup.db.tables import chunks, media, pending_files, uploads
+from chunkup.db.tables import UTCDateTime, chunks, media, pending_files, uploads
 from chunkup.models import Chunk, Kind, Media, MediaType, Upload, UploadStatus
 
 
@@ -29,6 +29,11 @@ class Duplicate(Exception):
 _UPLOAD = select(uploads).where(uploads.c.id == bindparam("id"))
 _UPLOAD_FOR_UPDATE = _UPLOAD.with_for_update()
 _INSERT_UPLOAD = insert(uploads)
+_OPEN_UPLOADS = select(func.count(), func.sum(uploads.c.total)).where(
+    uploads.c.user_id == bindparam("user_id"),
+    uploads.c.status == bindparam("status"),
+    uploads.c.expires_at > bindparam("now", type_=UTCDateTime),
+)
 _SAVE_PROGRESS = (
     update(uploads)
     .where(uploads.c.id == bindparam("b_id"))
@@ -93,6 +98,14 @@ def insert_upload(conn: Connection, upload: Upload) -> None:
             expires_at=upload.expires_at,
         ),
     )
+
+
+def open_uploads_of(conn: Connection, user_id: int, now: datetime) -> tuple[int, int]:
+    """How many unfinished, unexpired uploads ``user_id`` has, and their declared bytes."""
+    row = conn.execute(
+        _OPEN_UPLOADS, {"user_id": user_id, "status": UploadStatus.UPLOADING.value, "now": now}
+    ).one()
+    return int(row[0]), int(row[1] or 0)
 
 
 def get_upload(conn: Connection, upload_id: str, *, for_update: bool = False) -> Upload | None:

@@ -9,6 +9,7 @@ Blocking file calls run in worker threads, never on the event loop.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import os
 import secrets
@@ -65,11 +66,15 @@ class LocalStorage:
 
     def _put(self, path: Path, data: bytes | bytearray | memoryview) -> None:
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
-        try:
-            fd = os.open(path, flags, 0o644)
-        except FileNotFoundError:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, flags, 0o644)
+        for attempt in range(3):
+            try:
+                fd = os.open(path, flags, 0o644)
+                break
+            except FileNotFoundError:
+                if attempt == 2:
+                    raise
+                # the folder is made on demand (and may vanish with a last delete)
+                path.parent.mkdir(parents=True, exist_ok=True)
         try:
             view = memoryview(data)
             while view:
@@ -150,7 +155,14 @@ class LocalStorage:
 
     async def delete(self, key: str) -> None:
         path = self.local_path(key)
-        await asyncio.to_thread(path.unlink, True)
+        await asyncio.to_thread(self._delete, path)
+
+    def _delete(self, path: Path) -> None:
+        path.unlink(missing_ok=True)
+        # objects have no folders: drop the one this leaves empty (a racing put re-creates it)
+        with contextlib.suppress(OSError):
+            if path.parent != self.root:
+                path.parent.rmdir()
 
     async def delete_prefix(self, prefix: str) -> int:
         directory = self.local_path(prefix.rstrip("/"))

@@ -27,10 +27,13 @@ from chunkup.errors import (
     InvalidExpires,
     NotFound,
     RangeConflict,
+    TooManyRequests,
+    TooManyUploads,
     TotalMismatch,
     UploadCompleted,
     UploadExpired,
     UploadNotFound,
+    UploadQuotaExceeded,
 )
 from chunkup.models import Chunk, Kind, Upload, UploadStatus
 from chunkup.settings import Settings
@@ -141,10 +144,19 @@ class UploadService:
         await self.storage.put(key, chunk.data)
 
         def record(conn: Connection) -> None:
+            count, declared = q.open_uploads_of(conn, user_id, now)
+            if count >= self.settings.max_open_uploads:
+                raise TooManyUploads(retry_after=60)
+            if declared + cr.total > self.settings.max_open_bytes:
+                raise UploadQuotaExceeded(retry_after=60)
             q.insert_upload(conn, upload)
             q.insert_chunk(conn, Chunk(upload.id, cr.start, cr.end, key))
 
-        await self.db.write(record)
+        try:
+            await self.db.write(record)
+        except TooManyRequests:
+            await self.storage.delete(key)
+            raise
         return UploadState(upload, RangeSet(upload.ranges))
 
     async def _append(self, user_id: int, chunk: ChunkIn) -> UploadState:
