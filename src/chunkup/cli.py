@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -55,12 +54,18 @@ def serve(
     ] = None,
     database_url: DatabaseUrl = None,
     storage_url: StorageUrl = None,
-    log_level: Annotated[str, typer.Option(help="debug, info, warning")] = "info",
+    log_level: Annotated[
+        str | None, typer.Option(help="debug, info, warning [env CHUNKUP_LOG_LEVEL]")
+    ] = None,
+    log_format: Annotated[
+        str | None, typer.Option(help="json or text [env CHUNKUP_LOG_FORMAT]")
+    ] = None,
 ) -> None:
     """Run the HTTP service."""
     import uvicorn
 
     from chunkup.api import create_app
+    from chunkup.api.observability import configure_logging
 
     settings = _settings(
         host=host,
@@ -69,15 +74,18 @@ def serve(
         public_url=public_url,
         database_url=database_url,
         storage_url=storage_url,
+        log_level=log_level,
+        log_format=log_format,
     )
-    logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    configure_logging(settings.log_level, settings.log_format)
     config = uvicorn.Config(
         create_app(settings),
         host=settings.host,
         port=settings.port,
         loop="uvloop",
         http="httptools",
-        log_level=log_level,
+        log_level=settings.log_level,
+        log_config=None,
         timeout_graceful_shutdown=30,
         server_header=False,
     )

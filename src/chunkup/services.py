@@ -49,6 +49,13 @@ class Services:
             rate_limiter=RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst),
         )
 
+    async def probe_storage(self) -> None:
+        """Raise unless the storage answers (a missing object is an answer)."""
+        try:
+            await self.storage.stat("readyz/probe")
+        except FileNotFoundError:
+            return
+
     async def close(self) -> None:
         await self.storage.aclose()
         await self.db.dispose()

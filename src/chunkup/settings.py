@@ -60,6 +60,8 @@ class Settings(BaseSettings):
     max_open_bytes: int = Field(
         10 * 1024 * MiB, ge=1, description="declared bytes of one user's unfinished uploads"
     )
+    log_level: str = Field("info", pattern="^(debug|info|warning|error)$")
+    log_format: str = Field("json", pattern="^(json|text)$")
     cors_origins: list[str] = ["*"]
     fsync: bool = Field(False, description="fsync every stored chunk (power-loss safety)")
 

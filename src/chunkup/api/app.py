@@ -13,7 +13,8 @@ from starlette.middleware.cors import CORSMiddleware
 
 from chunkup import __version__
 from chunkup.api.errors import install_error_handlers
-from chunkup.api.routes import files, media, uploads
+from chunkup.api.observability import Metrics, RequestContext
+from chunkup.api.routes import files, health, media, uploads
 from chunkup.services import Services
 from chunkup.settings import Settings
 from chunkup.storage import Storage
@@ -62,7 +63,10 @@ def create_app(
         summary="Chunked media uploads: the SelfCommunity v2 media API",
         lifespan=lifespan,
     )
+    metrics = Metrics()
+    app.state.metrics = metrics
     install_error_handlers(app)
+    app.include_router(health.router)
     app.include_router(uploads.router)
     app.include_router(media.router)
     app.include_router(files.router)
@@ -74,4 +78,5 @@ def create_app(
         expose_headers=EXPOSED_HEADERS,
         max_age=600,
     )
+    app.add_middleware(RequestContext, metrics=metrics)
     return app

@@ -20,15 +20,23 @@ def error_response(exc: ChunkupError) -> JSONResponse:
     return JSONResponse(exc.body(), status_code=exc.status, headers=exc.headers())
 
 
-async def _chunkup_error(_request: Request, exc: Exception) -> JSONResponse:
+def _count(request: Request, code: str) -> None:
+    metrics = getattr(request.app.state, "metrics", None)
+    if metrics is not None:
+        metrics.errors.labels(code).inc()
+
+
+async def _chunkup_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ChunkupError)
+    _count(request, exc.code)
     if exc.status >= 500:
         log.warning("%s: %s", exc.code, exc.detail, exc_info=exc.__cause__)
     return error_response(exc)
 
 
-async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
+    _count(request, InvalidField.code)
     first = exc.errors()[0] if exc.errors() else {}
     location = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path")]
     name = ".".join(location) or None
@@ -36,9 +44,10 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     return error_response(InvalidField(detail, field=name))
 
 
-async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code = _HTTP_CODES.get(exc.status_code, "error")
+    _count(request, code)
     detail = exc.detail if isinstance(exc.detail, str) else "Error."
     return JSONResponse(
         {"detail": detail, "code": code}, status_code=exc.status_code, headers=exc.headers
@@ -52,6 +61,7 @@ async def _client_gone(_request: Request, _exc: Exception) -> JSONResponse:
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    _count(request, "internal_error")
     return JSONResponse({"detail": "Internal server error.", "code": "internal_error"}, 500)
 
 

@@ -121,6 +121,9 @@ async def upload_chunk(
             expires=form.fields.get("expires"),
         ),
     )
+    metrics = request.app.state.metrics
+    metrics.chunks.inc()
+    metrics.chunk_bytes.inc(len(form.data))
     return JSONResponse(chunk_media(state), status_code=201)
 
 
@@ -190,4 +193,5 @@ async def complete_upload(
     media = await services.completion.complete(
         user, fields.get("upload_id"), fields.get("md5"), fields.get("type")
     )
+    request.app.state.metrics.completions.labels(media.type.value).inc()
     return media_body(media, base)
