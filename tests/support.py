@@ -235,6 +235,8 @@ class ServerProcess:
         self.cwd = cwd
         self.port = port or free_port()
         self.args = ["serve", "--port", str(self.port), *args]
+        if "--workers" not in args:
+            self.args += ["--workers", "1"]  # one process: its pid is the server's
         self.env = {**os.environ, **(env or {})}
         self.process: Any = None
 

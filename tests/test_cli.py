@@ -122,3 +122,39 @@ def test_server_collects_garbage_in_the_background(tmp_path: Path):
             assert client.status(upload_id).json()["code"] == "upload_expired"
     finally:
         server.stop()
+
+
+def test_serve_with_two_workers_serves_uploads_from_both(tmp_path: Path):
+    import httpx
+
+    from tests.support import ChunkClient, ServerProcess
+
+    env = {"CHUNKUP_JWT_SECRET": SECRET, "CHUNKUP_DATA_DIR": str(tmp_path / "data")}
+    server = ServerProcess(tmp_path, "--workers", "2", env=env).start()
+    try:
+        children = Path(f"/proc/{server.process.pid}/task/{server.process.pid}/children")
+        workers = [
+            pid
+            for pid in children.read_text().split()
+            if b"resource_tracker" not in Path(f"/proc/{pid}/cmdline").read_bytes()
+        ]
+        assert len(workers) == 2  # under one supervisor
+        data = noise_image(300, 300)
+        token = jwt.encode(
+            {
+                "token_type": "access",
+                "user_id": 1,
+                "iat": int(time.time()),
+                "exp": int(time.time()) + 600,
+                "jti": "w",
+            },
+            SECRET,
+            algorithm="HS256",
+        )
+        http = httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {token}"})
+        with ChunkClient(http) as client:
+            media = client.upload(data, filename="w.png")
+        assert media.status_code == 201, media.text
+        assert httpx.get(media.json()["image"]).content == data
+    finally:
+        server.stop()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -60,6 +61,10 @@ def serve(
     log_format: Annotated[
         str | None, typer.Option(help="json or text [env CHUNKUP_LOG_FORMAT]")
     ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(help="Worker processes on one port [env CHUNKUP_WORKERS; default: cores]"),
+    ] = None,
 ) -> None:
     """Run the HTTP service."""
     import uvicorn
@@ -76,24 +81,34 @@ def serve(
         storage_url=storage_url,
         log_level=log_level,
         log_format=log_format,
+        workers=workers,
     )
     configure_logging(settings.log_level, settings.log_format)
-    config = uvicorn.Config(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        loop="uvloop",
-        http="httptools",
-        log_level=settings.log_level,
-        log_config=None,
-        timeout_graceful_shutdown=30,
-        server_header=False,
-    )
+    server_options: dict[str, Any] = {
+        "host": settings.host,
+        "port": settings.port,
+        "loop": "uvloop",
+        "http": "httptools",
+        "log_level": settings.log_level,
+        "log_config": None,
+        "timeout_graceful_shutdown": 30,
+        "server_header": False,
+    }
     console.print(
-        f"chunkup serving on http://{settings.host}:{settings.port} "
-        f"(data in {settings.data_dir.resolve()})"
+        f"chunkup serving on http://{settings.host}:{settings.port} with "
+        f"{settings.workers} worker(s) (data in {settings.data_dir.resolve()})"
     )
-    uvicorn.Server(config).run()
+    if settings.workers == 1:
+        uvicorn.Server(uvicorn.Config(create_app(settings), **server_options)).run()
+        return
+    # worker processes build their app from the environment: hand the settings down
+    os.environ.update(settings.as_environment())
+    uvicorn.run(
+        "chunkup.api.app:create_worker_app",
+        factory=True,
+        workers=settings.workers,
+        **server_options,
+    )
 
 
 @app.command()

@@ -6,6 +6,8 @@ configuration: the database and storage live under ``data_dir``.
 
 from __future__ import annotations
 
+import json
+import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -30,6 +32,7 @@ class Settings(BaseSettings):
     )
     host: str = "127.0.0.1"
     port: int = 8000
+    workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
     migrate_on_start: bool = True
 
     jwt_secret: SecretStr | None = Field(
@@ -84,6 +87,22 @@ class Settings(BaseSettings):
         if self.storage_url:
             return self.storage_url
         return (self.data_dir / "storage").resolve().as_uri()
+
+    def as_environment(self) -> dict[str, str]:
+        """These settings as ``CHUNKUP_*`` variables, for worker processes to read back."""
+        environment = {}
+        for name, value in self.model_dump(mode="json").items():
+            if value is None:
+                continue
+            if name == "data_dir":
+                value = str(self.data_dir.resolve())
+            elif name == "jwt_secret":
+                value = self.jwt_secret.get_secret_value() if self.jwt_secret else None
+            elif not isinstance(value, str):
+                value = json.dumps(value)
+            if value is not None:
+                environment[f"CHUNKUP_{name.upper()}"] = value
+        return environment
 
     def max_total_bytes(self, kind: str) -> int:
         """The size limit of an upload's kind: ``image`` or ``document``."""

@@ -80,3 +80,12 @@ def create_app(
     )
     app.add_middleware(RequestContext, metrics=metrics)
     return app
+
+
+def create_worker_app() -> FastAPI:
+    """The app of one worker process of ``chunkup serve --workers N`` (settings from env)."""
+    from chunkup.api.observability import configure_logging
+
+    settings = Settings()
+    configure_logging(settings.log_level, settings.log_format)
+    return create_app(settings)

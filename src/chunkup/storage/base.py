@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -74,3 +75,12 @@ class LocalPaths(Protocol):
     """Optional: a backend whose objects are plain local files."""
 
     def local_path(self, key: str) -> Path: ...
+
+
+@runtime_checkable
+class PresignedUrls(Protocol):
+    """Optional: a backend that can hand out time-limited URLs to fetch an object."""
+
+    async def presigned_url(self, key: str, expires_in: timedelta) -> str:
+        """A URL that GETs ``key`` without credentials until ``expires_in`` from now."""
+        ...
