@@ -23,6 +23,7 @@ import uvicorn
 from PIL import Image
 
 from chunkup.api import create_app
+from chunkup.api.protocol import uvicorn_options
 from chunkup.auth import mint_token
 from chunkup.settings import Settings
 from chunkup.storage import Storage
@@ -58,7 +59,7 @@ class LiveServer:
     def __post_init__(self) -> None:
         app = create_app(self.settings, clock=self.clock, storage=self.storage)
         config = uvicorn.Config(
-            app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on"
+            app, host="127.0.0.1", port=self.port, lifespan="on", **uvicorn_options("warning")
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)

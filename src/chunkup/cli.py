@@ -71,6 +71,7 @@ def serve(
 
     from chunkup.api import create_app
     from chunkup.api.observability import configure_logging
+    from chunkup.api.protocol import uvicorn_options
 
     settings = _settings(
         host=host,
@@ -87,12 +88,7 @@ def serve(
     server_options: dict[str, Any] = {
         "host": settings.host,
         "port": settings.port,
-        "loop": "uvloop",
-        "http": "httptools",
-        "log_level": settings.log_level,
-        "log_config": None,
-        "timeout_graceful_shutdown": 30,
-        "server_header": False,
+        **uvicorn_options(settings.log_level),
     }
     console.print(
         f"chunkup serving on http://{settings.host}:{settings.port} with "

@@ -45,7 +45,9 @@ class Settings(BaseSettings):
     chunk_max_bytes: int = Field(204800, gt=0)
     image_max_bytes: int = Field(5 * MiB, gt=0)
     document_max_bytes: int = Field(50 * MiB, gt=0)
-    image_max_pixels: int = Field(64_000_000, gt=0, description="decompression-bomb ceiling")
+    image_max_pixels: int = Field(
+        40_000_000, gt=0, description="decompression-bomb ceiling (decoding costs ~4 B/pixel)"
+    )
     upload_ttl: timedelta = timedelta(hours=24)
     expired_retention: timedelta = timedelta(days=7)
     gc_interval: timedelta = timedelta(minutes=5)

@@ -27,7 +27,7 @@ from chunkup.errors import (
 from chunkup.models import Kind
 
 FILE_FIELDS = {"image": Kind.IMAGE, "document": Kind.DOCUMENT}
-TEXT_FIELDS = {"upload_id", "expires", "offset"}
+TEXT_FIELDS = frozenset({"upload_id", "expires", "offset"})
 MAX_TEXT_FIELD = 4096
 MAX_PARTS = 16
 MAX_HEADER = 8192
@@ -68,9 +68,13 @@ def _decode_filename(raw: bytes) -> str:
 class _Collector:
     """python-multipart callbacks that fill a ``ChunkForm`` within limits."""
 
-    def __init__(self, chunk_limit: int) -> None:
+    def __init__(
+        self, chunk_limit: int, file_fields: dict[str, Kind], text_fields: frozenset[str]
+    ) -> None:
         self.form = ChunkForm()
         self.chunk_limit = chunk_limit
+        self.file_fields = file_fields
+        self.text_fields = text_fields
         self.parts = 0
         self.finished = False
         self._header_name = bytearray()
@@ -116,15 +120,15 @@ class _Collector:
         if disposition != b"form-data" or b"name" not in options:
             raise InvalidBody("A multipart part has no form-data name.")
         name = options[b"name"].decode("utf-8", "replace")
-        if name in FILE_FIELDS:
+        if name in self.file_fields:
             self.form.file_parts += 1
             if self.form.file_parts > 1:
                 raise FilePartRequired()
-            self.form.kind = FILE_FIELDS[name]
+            self.form.kind = self.file_fields[name]
             if b"filename" in options:
                 self.form.filename = _decode_filename(options[b"filename"])
             self._target = "file"
-        elif name in TEXT_FIELDS:
+        elif name in self.text_fields:
             self._target = name
             self._text.clear()
 
@@ -160,27 +164,39 @@ async def _pieces(body: AsyncIterator[bytes], idle_timeout: float) -> AsyncItera
         yield piece
 
 
-async def read_chunk_form(
+async def read_body(body: AsyncIterator[bytes], *, limit: int, idle_timeout: float) -> bytes:
+    """A small body, whole: at most ``limit`` bytes, each piece within ``idle_timeout``."""
+    received = bytearray()
+    async for piece in _pieces(body, idle_timeout):
+        received += piece
+        if len(received) > limit:
+            raise PayloadTooLarge()
+    return bytes(received)
+
+
+async def read_multipart(
     content_type: str | None,
     body: AsyncIterator[bytes],
     *,
-    chunk_limit: int,
+    text_fields: frozenset[str],
+    file_fields: dict[str, Kind] | None = None,
+    file_limit: int = 0,
+    body_limit: int,
     idle_timeout: float = 30.0,
 ) -> ChunkForm:
-    """Parse the body of a chunk request, enforcing every limit while streaming."""
+    """Parse a multipart body while it streams in, enforcing every limit on the way."""
     boundary = boundary_of(content_type)
-    collector = _Collector(chunk_limit)
-    limit = max_body_bytes(chunk_limit)
+    collector = _Collector(file_limit, file_fields or {}, text_fields)
     parser = MultipartParser(
         boundary,
-        collector.callbacks(),
-        max_header_size=MAX_HEADER,  # type: ignore[arg-type]
+        collector.callbacks(),  # type: ignore[arg-type]
+        max_header_size=MAX_HEADER,
     )
     received = 0
     try:
         async for piece in _pieces(body, idle_timeout):
             received += len(piece)
-            if received > limit:
+            if received > body_limit:
                 raise PayloadTooLarge()
             parser.write(piece)
         parser.finalize()
@@ -188,6 +204,26 @@ async def read_chunk_form(
         raise InvalidBody(f"The multipart body is malformed: {exc}") from exc
     if not collector.finished:
         raise InvalidBody("The multipart body ended before its closing boundary.")
-    if collector.form.kind is None:
-        raise FilePartRequired()
     return collector.form
+
+
+async def read_chunk_form(
+    content_type: str | None,
+    body: AsyncIterator[bytes],
+    *,
+    chunk_limit: int,
+    idle_timeout: float = 30.0,
+) -> ChunkForm:
+    """The parts of one chunk request: exactly one file part and the contract's fields."""
+    form = await read_multipart(
+        content_type,
+        body,
+        text_fields=TEXT_FIELDS,
+        file_fields=FILE_FIELDS,
+        file_limit=chunk_limit,
+        body_limit=max_body_bytes(chunk_limit),
+        idle_timeout=idle_timeout,
+    )
+    if form.kind is None:
+        raise FilePartRequired()
+    return form

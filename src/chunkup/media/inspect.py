@@ -66,6 +66,9 @@ def inspect_image(path: Path, *, max_pixels: int) -> Inspection:
             with Image.open(path, formats=list(IMAGE_FORMATS)) as image:
                 orientation = image.getexif().get(_ORIENTATION)
                 frames = getattr(image, "n_frames", 1)
+                if image.format == "JPEG":
+                    # the whole stream is still decoded, into 1/64 of the pixels
+                    image.draft("RGB", (max(1, width // 8), max(1, height // 8)))
                 image.load()
     except InvalidImage:
         raise

@@ -57,7 +57,7 @@ from chunkup.storage.base import ObjectExists, ObjectInfo, Observer
 
 if TYPE_CHECKING:
     from obstore import GetOptions, ObjectMeta
-    from obstore.store import ClientConfig, ObjectStore, RetryConfig
+    from obstore.store import ObjectStore, RetryConfig
 
 log = logging.getLogger(__name__)
 
@@ -156,8 +156,8 @@ class ObjectStorage:
         try:
             store = from_url(
                 location,
-                config=config or None,  # type: ignore[arg-type]
-                client_options=client,  # type: ignore[arg-type]
+                config=config or None,
+                client_options=client,
                 retry_config=_RETRY,
             )
         except (BaseError, ValueError) as exc:
@@ -224,7 +224,10 @@ class ObjectStorage:
                     max_concurrency=PART_CONCURRENCY,
                 )
             finally:
-                await source.aclose()
+                # after a cancellation obstore's task may still be inside the generator:
+                # it then stops at its next block and is collected with it
+                with contextlib.suppress(RuntimeError):
+                    await source.aclose()
         return size
 
     async def _exists(self, key: str) -> bool:
@@ -300,4 +303,4 @@ class SignedObjectStorage(ObjectStorage):
     async def presigned_url(self, key: str, expires_in: timedelta) -> str:
         _check_key(key)
         with _translated("sign", key):
-            return await obstore.sign_async(self.store, "GET", key, expires_in)  # type: ignore[arg-type]
+            return await obstore.sign_async(self.store, "GET", key, expires_in)

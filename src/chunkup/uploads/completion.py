@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import os
 import re
 import tempfile
 from collections.abc import AsyncIterator
@@ -74,6 +75,8 @@ class CompletionService:
         self.settings = settings
         self.clock = clock
         self._running: dict[tuple[int, str, str, str], asyncio.Task[Media]] = {}
+        # decoding holds a whole image in memory: a few at a time, one per core
+        self._decoding = asyncio.Semaphore(os.cpu_count() or 1)
 
     async def complete(
         self, user_id: int, upload_id: str | None, md5: str | None, type_: str | None
@@ -216,7 +219,7 @@ class CompletionService:
         return b""
 
     async def _inspect(self, key: str, media_type: MediaType) -> Inspection:
-        async with self._local_copy(key) as path:
+        async with self._decoding, self._local_copy(key) as path:
             return await asyncio.to_thread(
                 inspect_file, path, media_type, max_pixels=self.settings.image_max_pixels
             )

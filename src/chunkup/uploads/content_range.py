@@ -30,9 +30,10 @@ class ContentRange:
 
     @classmethod
     def parse(cls, header: str | None) -> ContentRange:
-        if header is None or not header.strip():
+        if header is None or not header.strip(" \t"):
             raise ContentRangeRequired()
-        match = _PATTERN.fullmatch(header.strip())
+        # HTTP whitespace only: a Unicode space around the value is not a range
+        match = _PATTERN.fullmatch(header.strip(" \t"))
         if match is None:
             raise InvalidContentRange(
                 "Content-Range must be 'bytes <start>-<end>/<total>' with a known total."

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
 
 from chunkup.api.deps import ServicesDep
+from chunkup.api.schemas import ErrorBody
 from chunkup.errors import NotFound, RangeNotSatisfiable
 from chunkup.uploads import keys
 
@@ -102,4 +103,11 @@ for _method in ("GET", "HEAD"):
         operation_id=f"{_method.lower()}MediaFile",
         summary="A media's file bytes (public, unguessable URL)",
         response_class=Response,
+        responses={
+            200: {"description": "The file", "content": {"application/octet-stream": {}}},
+            206: {"description": "The requested byte range"},
+            304: {"description": "Not modified (If-None-Match)"},
+            404: {"model": ErrorBody, "description": "No such file"},
+            416: {"description": "Range not satisfiable"},
+        },
     )

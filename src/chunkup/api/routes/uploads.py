@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 from typing import Annotated, Any
+from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Header, Request, Response
 from fastapi.responses import JSONResponse
-from python_multipart.exceptions import FormParserError
-from starlette.exceptions import HTTPException
 
 from chunkup.api.deps import BaseUrl, CurrentUser, ServicesDep
-from chunkup.api.multipart import max_body_bytes, read_chunk_form
+from chunkup.api.multipart import max_body_bytes, read_body, read_chunk_form, read_multipart
 from chunkup.api.schemas import (
     ChunkMedia,
     ErrorBody,
@@ -21,7 +20,7 @@ from chunkup.api.schemas import (
     media_body,
     upload_status,
 )
-from chunkup.errors import InvalidBody, PayloadTooLarge
+from chunkup.errors import InvalidBody, InvalidContentRange, PayloadTooLarge
 from chunkup.uploads.content_range import ContentRange
 from chunkup.uploads.service import ChunkIn
 
@@ -102,6 +101,8 @@ async def upload_chunk(
     length = _declared_length(request)
     if length is not None and length > max_body_bytes(limit):
         raise PayloadTooLarge()
+    if len(request.headers.getlist("content-range")) > 1:
+        raise InvalidContentRange("Send one Content-Range header, not several.")
     cr = ContentRange.parse(content_range)
     form = await read_chunk_form(
         request.headers.get("content-type"),
@@ -128,7 +129,7 @@ async def upload_chunk(
 
 
 @router.get(
-    "/{upload_id}/",
+    "/{upload_id:path}/",
     operation_id="getMediaUploadStatus",
     summary="Resume status of an upload",
     response_model=UploadStatusBody,
@@ -141,7 +142,7 @@ async def get_upload_status(
 
 
 @router.delete(
-    "/{upload_id}/",
+    "/{upload_id:path}/",
     status_code=204,
     operation_id="abortMediaUpload",
     summary="Abort an upload and remove its chunks",
@@ -152,22 +153,34 @@ async def abort_upload(upload_id: str, user: CurrentUser, services: ServicesDep)
     return Response(status_code=204)
 
 
-async def _complete_fields(request: Request) -> dict[str, str | None]:
+COMPLETE_FIELDS = frozenset({"upload_id", "md5", "type"})
+
+
+async def _complete_fields(request: Request, idle_timeout: float) -> dict[str, str | None]:
+    """The complete call's fields, from JSON, a urlencoded form or a multipart form."""
     length = _declared_length(request)
     if length is not None and length > MAX_COMPLETE_BODY:
         raise PayloadTooLarge("The complete request body is too large.")
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
+    content_type = request.headers.get("content-type", "")
+    media_type = content_type.split(";")[0].strip().lower()
+    if media_type == "multipart/form-data":
+        form = await read_multipart(
+            content_type,
+            request.stream(),
+            text_fields=COMPLETE_FIELDS,
+            body_limit=MAX_COMPLETE_BODY,
+            idle_timeout=idle_timeout,
+        )
+        return dict(form.fields)
+    body = await read_body(request.stream(), limit=MAX_COMPLETE_BODY, idle_timeout=idle_timeout)
+    if media_type == "application/x-www-form-urlencoded":
         try:
-            form = await request.form(max_files=0, max_fields=20, max_part_size=4096)
-        except (HTTPException, FormParserError) as exc:
+            pairs = parse_qsl(
+                body.decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=20
+            )
+        except ValueError as exc:
             raise InvalidBody("The form body could not be parsed.") from exc
-        return {k: v if isinstance(v, str) else None for k, v in form.items()}
-    body = bytearray()
-    async for piece in request.stream():
-        body += piece
-        if len(body) > MAX_COMPLETE_BODY:
-            raise PayloadTooLarge("The complete request body is too large.")
+        return {k: v for k, v in pairs if k in COMPLETE_FIELDS}
     try:
         data = json.loads(body) if body else {}
     except (ValueError, UnicodeDecodeError) as exc:
@@ -189,7 +202,7 @@ async def _complete_fields(request: Request) -> dict[str, str | None]:
 async def complete_upload(
     request: Request, user: CurrentUser, services: ServicesDep, base: BaseUrl
 ) -> Media:
-    fields = await _complete_fields(request)
+    fields = await _complete_fields(request, services.settings.body_timeout)
     media = await services.completion.complete(
         user, fields.get("upload_id"), fields.get("md5"), fields.get("type")
     )
