@@ -7,6 +7,7 @@ clock or hand it a storage that fails on purpose.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import io
 import os
@@ -80,6 +81,23 @@ class LiveServer:
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=20)
+
+    def chunk_objects(self, upload_id: str) -> list[str]:
+        """The names of the objects stored for ``upload_id``'s chunks, on any backend."""
+        return [key.rsplit("/", 1)[-1] for key in self.stored_keys(f"chunks/{upload_id}/")]
+
+    def stored_keys(self, prefix: str) -> list[str]:
+        """Every key in the server's storage under ``prefix``, sorted."""
+        from chunkup.storage import open_storage
+
+        async def collect() -> list[str]:
+            storage = open_storage(self.settings.resolved_storage_url)
+            try:
+                return sorted([key async for key, _info in storage.list(prefix)])
+            finally:
+                await storage.aclose()
+
+        return asyncio.run(collect())
 
     def token(self, user_id: int = 1, **claims: Any) -> str:
         return mint_token(SECRET, user_id) if not claims else _token_with(user_id, claims)

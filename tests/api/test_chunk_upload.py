@@ -72,14 +72,6 @@ def post_raw(
     return client.http.post(URL, content=body, headers=headers)
 
 
-def chunk_dir(server: LiveServer, upload_id: str) -> Path:
-    return Path(server.settings.data_dir) / "storage" / "chunks" / upload_id
-
-
-def objects_in(directory: Path) -> list[Path]:
-    return sorted(p for p in directory.rglob("*") if p.is_file()) if directory.is_dir() else []
-
-
 def parse_expires(value: str) -> datetime:
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", value), value
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
@@ -436,7 +428,7 @@ def test_retry_of_stored_chunk_is_accepted_once(server: LiveServer, client: Chun
     assert retry.json() == second.json()
     assert client.status(upload_id).json()["ranges"] == before["ranges"] == [[0, 1999]]
     # one object per stored range: the first chunk and the (once-stored) second one
-    assert len(objects_in(chunk_dir(server, upload_id))) == 2
+    assert len(server.chunk_objects(upload_id)) == 2
 
 
 def test_retry_of_the_first_chunk_with_its_upload_id_is_accepted(client: ChunkClient):
@@ -518,7 +510,7 @@ def test_racing_identical_chunks_are_all_accepted_and_stored_once(
         responses = list(pool.map(send, range(8)))
     assert [r.status_code for r in responses] == [201] * 8, [r.text for r in responses]
     assert client.status(upload_id).json()["ranges"] == [[0, 199]]
-    assert len(objects_in(chunk_dir(server, upload_id))) == 2
+    assert len(server.chunk_objects(upload_id)) == 2
 
 
 def test_racing_different_chunks_for_one_range_store_exactly_one(
@@ -538,7 +530,7 @@ def test_racing_different_chunks_for_one_range_store_exactly_one(
     for r in responses:
         if r.status_code == 409:
             assert_error(r, 409, "range_conflict")
-    assert len(objects_in(chunk_dir(server, upload_id))) == 2
+    assert len(server.chunk_objects(upload_id)) == 2
 
 
 # -- wire format ---------------------------------------------------------------------

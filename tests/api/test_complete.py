@@ -6,7 +6,6 @@ import os
 import secrets
 import threading
 from datetime import timedelta
-from pathlib import Path
 
 import httpx
 import pytest
@@ -35,10 +34,6 @@ def post_complete(client: ChunkClient, body: dict[str, str], as_: str) -> httpx.
     if as_ == "multipart":
         return client.http.post(COMPLETE, files={k: (None, v) for k, v in body.items()})
     return client.http.post(COMPLETE, data=body)
-
-
-def chunk_dir(server: LiveServer, upload_id: str) -> Path:
-    return server.settings.data_dir / "storage" / "chunks" / upload_id
 
 
 def assert_error(response: httpx.Response, status: int, code: str) -> dict:
@@ -405,8 +400,7 @@ def test_an_explicit_type_overrides_the_fields_default(client: ChunkClient):
 def test_the_chunk_directory_is_removed_after_completion(server: LiveServer, client: ChunkClient):
     data = noise_image(300, 300)
     upload_id = client.upload_chunks(data)
-    directory = chunk_dir(server, upload_id)
-    assert directory.is_dir() and any(directory.iterdir())
+    assert server.chunk_objects(upload_id)
     response = client.complete(upload_id, md5_of(data))
     assert response.status_code == 201, response.text
-    assert not directory.exists()
+    assert server.chunk_objects(upload_id) == []

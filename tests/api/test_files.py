@@ -202,8 +202,7 @@ def test_paths_into_the_chunk_storage_never_serve_chunk_bytes(
     first = client.chunk(marker, 0, len(marker) + 10)  # incomplete: its chunk stays stored
     assert first.status_code == 201, first.text
     upload_id = first.json()["upload_id"]
-    chunk_dir = server.settings.data_dir / "storage" / "chunks" / upload_id
-    names = [p.name for p in chunk_dir.iterdir()]
+    names = server.chunk_objects(upload_id)
     assert names, "the chunk should be on disk"
     name = names[0]
     token = urlsplit(image["image"]).path.split("/")[2]

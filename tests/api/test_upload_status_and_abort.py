@@ -30,14 +30,6 @@ def url(upload_id: str) -> str:
     return f"/api/v2/media/upload/{upload_id}/"
 
 
-def chunk_dir(server: LiveServer, upload_id: str) -> Path:
-    return Path(server.settings.data_dir) / "storage" / "chunks" / upload_id
-
-
-def objects_in(directory: Path) -> list[Path]:
-    return sorted(p for p in directory.rglob("*") if p.is_file()) if directory.is_dir() else []
-
-
 def parse_expires(value: str) -> datetime:
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", value), value
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
@@ -160,11 +152,11 @@ def test_expired_upload_answers_410_for_seven_days_then_404(collecting_server: L
     server = collecting_server
     with server.client(1) as client:
         upload_id = start_upload(client)
-        assert objects_in(chunk_dir(server, upload_id))
+        assert server.chunk_objects(upload_id)
         server.clock.advance(timedelta(hours=24, seconds=1))
         assert_error(client.status(upload_id), 410, "upload_expired")
         # the collector marks it expired and drops its chunks, but it still answers 410
-        assert wait_for(lambda: not objects_in(chunk_dir(server, upload_id)))
+        assert wait_for(lambda: not server.chunk_objects(upload_id))
         server.clock.advance(timedelta(days=6, hours=23))
         time.sleep(0.5)  # several collector rounds
         assert_error(client.status(upload_id), 410, "upload_expired")
@@ -198,10 +190,9 @@ def test_abort_is_204_and_then_status_is_404(client: ChunkClient):
 def test_abort_removes_the_chunk_files(server: LiveServer, client: ChunkClient):
     upload_id = start_upload(client, total=500)
     assert client.chunk(b"c" * 100, 300, 500, upload_id=upload_id).status_code == 201
-    assert len(objects_in(chunk_dir(server, upload_id))) == 2
+    assert len(server.chunk_objects(upload_id)) == 2
     assert client.http.delete(url(upload_id)).status_code == 204
-    assert objects_in(chunk_dir(server, upload_id)) == []
-    assert not chunk_dir(server, upload_id).exists()
+    assert server.chunk_objects(upload_id) == []
 
 
 def test_chunk_after_abort_is_404(client: ChunkClient):
@@ -231,7 +222,7 @@ def test_abort_of_other_users_upload_is_404_and_keeps_it(
     response = other_client.http.delete(url(upload_id))
     assert_error(response, 404, "upload_not_found")
     assert client.status(upload_id).status_code == 200
-    assert len(objects_in(chunk_dir(server, upload_id))) == 1
+    assert len(server.chunk_objects(upload_id)) == 1
 
 
 def test_abort_of_unknown_upload_is_404(client: ChunkClient):
