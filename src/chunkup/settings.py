@@ -30,6 +30,14 @@ class Settings(BaseSettings):
         description="Base URL of file links, e.g. https://media.example.com; "
         "default: the URL the request came in on",
     )
+    file_urls: str = Field(
+        "node",
+        pattern="^(node|presigned|public)$",
+        description="node: served through chunkup; presigned: time-limited storage URLs; "
+        "public: file_url_base + key (a public bucket or a CDN in front of it)",
+    )
+    file_url_base: str | None = Field(None, description="base of public file URLs")
+    presigned_ttl: timedelta = timedelta(hours=1)
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
@@ -74,6 +82,8 @@ class Settings(BaseSettings):
     def _check(self) -> Settings:
         if self.jwt_algorithm != "HS256" and not (self.jwt_public_key or self.jwks_url):
             raise ValueError("RS256/ES256 need jwt_public_key or jwks_url")
+        if self.file_urls == "public" and not self.file_url_base:
+            raise ValueError("file_urls=public needs file_url_base")
         if self.upload_ttl <= timedelta(0):
             raise ValueError("upload_ttl must be positive")
         return self

@@ -8,8 +8,12 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from chunkup import models
+from chunkup.api import schemas
+from chunkup.api.schemas import media_body
 from chunkup.errors import Unauthorized
 from chunkup.services import Services
+from chunkup.storage.base import PresignedUrls
 
 _bearer = HTTPBearer(auto_error=False, description="JWT access token (HS256 by default)")
 
@@ -40,9 +44,29 @@ async def current_user(
 CurrentUser = Annotated[int, Depends(current_user)]
 
 
-async def base_url(request: Request) -> str:
-    configured = request.app.state.services.settings.public_url
-    return (configured or str(request.base_url)).rstrip("/")
+class Links:
+    """Absolute URLs for a response: API pages, and file URLs as configured."""
+
+    def __init__(self, base: str, services: Services) -> None:
+        self.base = base
+        self.services = services
+
+    async def file(self, key: str) -> str:
+        settings = self.services.settings
+        if settings.file_urls == "public" and settings.file_url_base:
+            return f"{settings.file_url_base.rstrip('/')}/{key}"
+        storage = self.services.storage
+        if settings.file_urls == "presigned" and isinstance(storage, PresignedUrls):
+            return await storage.presigned_url(key, settings.presigned_ttl)
+        return f"{self.base}/{key}"
+
+    async def media(self, media: models.Media) -> schemas.Media:
+        return media_body(media, await self.file(media.file_key))
 
 
-BaseUrl = Annotated[str, Depends(base_url)]
+async def links(request: Request, services: ServicesDep) -> Links:
+    configured = services.settings.public_url
+    return Links((configured or str(request.base_url)).rstrip("/"), services)
+
+
+LinksDep = Annotated[Links, Depends(links)]

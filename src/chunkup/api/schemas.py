@@ -86,8 +86,7 @@ def upload_status(state: UploadState) -> UploadStatusBody:
     )
 
 
-def media_body(media: models.Media, base_url: str) -> Media:
-    file_url = f"{base_url}/{media.file_key}"
+def media_body(media: models.Media, file_url: str) -> Media:
     is_image = media.type.is_image
     return Media(
         id=media.id,

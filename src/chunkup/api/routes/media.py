@@ -7,8 +7,8 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request, Response
 
-from chunkup.api.deps import BaseUrl, CurrentUser, ServicesDep
-from chunkup.api.schemas import ErrorBody, Media, MediaPage, media_body
+from chunkup.api.deps import CurrentUser, LinksDep, ServicesDep
+from chunkup.api.schemas import ErrorBody, Media, MediaPage
 
 router = APIRouter(prefix="/api/v2/media", tags=["media"])
 ERRORS = {status: {"model": ErrorBody} for status in (400, 401, 403, 404)}
@@ -29,7 +29,7 @@ async def list_media(
     request: Request,
     user: CurrentUser,
     services: ServicesDep,
-    base: BaseUrl,
+    links: LinksDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     offset: Annotated[int, Query(ge=0, le=2**31)] = 0,
 ) -> MediaPage:
@@ -37,9 +37,11 @@ async def list_media(
     following = offset + limit
     return MediaPage(
         count=count,
-        next=_page_url(request, base, limit, following) if following < count else None,
-        previous=_page_url(request, base, limit, max(0, offset - limit)) if offset > 0 else None,
-        results=[media_body(m, base) for m in items],
+        next=_page_url(request, links.base, limit, following) if following < count else None,
+        previous=(
+            _page_url(request, links.base, limit, max(0, offset - limit)) if offset > 0 else None
+        ),
+        results=[await links.media(m) for m in items],
     )
 
 
@@ -54,9 +56,9 @@ async def get_media(
     media_id: int,
     _user: CurrentUser,
     services: ServicesDep,
-    base: BaseUrl,
+    links: LinksDep,
 ) -> Media:
-    return media_body(await services.library.get(media_id), base)
+    return await links.media(await services.library.get(media_id))
 
 
 @router.delete(

@@ -9,7 +9,7 @@ from urllib.parse import parse_qsl
 from fastapi import APIRouter, Header, Request, Response
 from fastapi.responses import JSONResponse
 
-from chunkup.api.deps import BaseUrl, CurrentUser, ServicesDep
+from chunkup.api.deps import CurrentUser, LinksDep, ServicesDep
 from chunkup.api.multipart import max_body_bytes, read_body, read_chunk_form, read_multipart
 from chunkup.api.schemas import (
     ChunkMedia,
@@ -17,7 +17,6 @@ from chunkup.api.schemas import (
     Media,
     UploadStatusBody,
     chunk_media,
-    media_body,
     upload_status,
 )
 from chunkup.errors import InvalidBody, InvalidContentRange, PayloadTooLarge
@@ -200,11 +199,11 @@ async def _complete_fields(request: Request, idle_timeout: float) -> dict[str, s
     openapi_extra=_COMPLETE_BODY,
 )
 async def complete_upload(
-    request: Request, user: CurrentUser, services: ServicesDep, base: BaseUrl
+    request: Request, user: CurrentUser, services: ServicesDep, links: LinksDep
 ) -> Media:
     fields = await _complete_fields(request, services.settings.body_timeout)
     media = await services.completion.complete(
         user, fields.get("upload_id"), fields.get("md5"), fields.get("type")
     )
     request.app.state.metrics.completions.labels(media.type.value).inc()
-    return media_body(media, base)
+    return await links.media(media)
