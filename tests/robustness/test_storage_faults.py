@@ -112,3 +112,17 @@ def test_a_really_full_disk_is_503_then_more_room_lets_it_finish(tmp_path: Path,
         assert httpx.get(media.json()["image"]).content == data
     finally:
         server.stop()
+
+
+def test_a_chunk_the_store_lost_is_503_on_complete_not_500(
+    failing: tuple[LiveServer, FailingStorage],
+):
+    server, storage = failing
+    data = noise_image(300, 300)
+    with server.client() as client:
+        upload_id = client.upload_chunks(data)
+        lost = server.chunk_objects(upload_id)[1]
+        (storage.root / "chunks" / upload_id / lost).unlink()
+        response = client.complete(upload_id, md5_of(data))
+    assert response.status_code == 503
+    assert response.json()["code"] == "storage_unavailable"

@@ -30,6 +30,7 @@ from chunkup.errors import (
     InvalidType,
     Md5Mismatch,
     MediaNotFound,
+    StorageUnavailable,
     UploadExpired,
     UploadIncomplete,
     UploadNotFound,
@@ -40,7 +41,7 @@ from chunkup.media.sniff import HEAD_BYTES, sniff
 from chunkup.models import Chunk, Media, MediaType, Upload, UploadStatus
 from chunkup.settings import Settings
 from chunkup.storage import Storage
-from chunkup.storage.base import LocalPaths
+from chunkup.storage.base import LocalPaths, Observer
 from chunkup.uploads import keys
 from chunkup.uploads.clock import Clock
 from chunkup.uploads.filenames import storage_name
@@ -142,7 +143,7 @@ class CompletionService:
         hasher = hashlib.md5()
         published = False
         try:
-            size = await self.storage.compose([c.key for c in chunks], file_key, hasher.update)
+            size = await self._compose(upload, chunks, file_key, hasher.update)
             if hasher.hexdigest() != md5:
                 raise Md5Mismatch(
                     "The MD5 of the uploaded bytes differs from the one given; "
@@ -155,6 +156,28 @@ class CompletionService:
         finally:
             if not published:
                 await self.storage.delete_prefix(keys.media_prefix(token))
+
+    async def _compose(
+        self, upload: Upload, chunks: list[Chunk], file_key: str, observe: Observer
+    ) -> int:
+        try:
+            return await self.storage.compose([c.key for c in chunks], file_key, observe)
+        except FileNotFoundError as exc:
+            # a chunk vanished: the upload expired under us (its chunks were collected),
+            # or the store lost an object the database says it holds
+            current = await self.db.read(lambda conn: q.get_upload(conn, upload.id))
+            if current is None or current.status is UploadStatus.EXPIRED:
+                raise UploadExpired() from exc
+            log.error("upload %s: chunk object missing from storage: %s", upload.id, exc)
+            raise StorageUnavailable("A stored chunk could not be read; retry later.") from exc
+
+    async def _head(self, key: str) -> bytes:
+        try:
+            async for block in self.storage.read(key, 0, HEAD_BYTES - 1):
+                return block
+        except FileNotFoundError:
+            return b""  # compose reports the missing chunk
+        return b""
 
     async def _publish(
         self,
@@ -212,11 +235,6 @@ class CompletionService:
         if media is None:
             raise MediaNotFound("The upload was completed, but its media has been deleted.")
         return media
-
-    async def _head(self, key: str) -> bytes:
-        async for block in self.storage.read(key, 0, HEAD_BYTES - 1):
-            return block
-        return b""
 
     async def _inspect(self, key: str, media_type: MediaType) -> Inspection:
         async with self._decoding, self._local_copy(key) as path:
