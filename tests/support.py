@@ -222,6 +222,16 @@ class ChunkClient:
         return self.http.get(f"/api/v2/media/upload/{upload_id}/")
 
 
+def assert_error(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
+    """The contract's error shape: the status, ``{"detail": str, "code": str}``, no traceback."""
+    assert response.status_code == status, response.text
+    body: dict[str, Any] = response.json()
+    assert body["code"] == code, body
+    assert isinstance(body["detail"], str) and body["detail"]
+    assert "Traceback" not in response.text
+    return body
+
+
 def md5_of(data: bytes) -> str:
     return hashlib.md5(data).hexdigest()
 

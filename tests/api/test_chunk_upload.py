@@ -23,7 +23,15 @@ from urllib.parse import unquote, urlsplit
 import httpx
 import pytest
 
-from tests.support import CHUNK, ChunkClient, LiveServer, md5_of, noise_image, pdf_document
+from tests.support import (
+    CHUNK,
+    ChunkClient,
+    LiveServer,
+    assert_error,
+    md5_of,
+    noise_image,
+    pdf_document,
+)
 
 URL = "/api/v2/media/upload/chunk/"
 MiB = 1024 * 1024
@@ -31,16 +39,6 @@ BOUNDARY = "----chunkupTestBoundary7MA4YWxkTrZu0gW"
 
 
 # -- helpers -----------------------------------------------------------------------
-
-
-def assert_error(response: httpx.Response, status: int, code: str) -> dict:
-    """The contract's error shape: status, ``{"detail": str, "code": str}``, no traceback."""
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert body["code"] == code, body
-    assert isinstance(body["detail"], str) and body["detail"]
-    assert "Traceback" not in response.text
-    return body
 
 
 def part(name: str, value: bytes, filename: bytes | str | None = None) -> bytes:

@@ -14,6 +14,7 @@ from tests.support import (
     CHUNK,
     ChunkClient,
     LiveServer,
+    assert_error,
     md5_of,
     noise_image,
     pdf_document,
@@ -34,14 +35,6 @@ def post_complete(client: ChunkClient, body: dict[str, str], as_: str) -> httpx.
     if as_ == "multipart":
         return client.http.post(COMPLETE, files={k: (None, v) for k, v in body.items()})
     return client.http.post(COMPLETE, data=body)
-
-
-def assert_error(response: httpx.Response, status: int, code: str) -> dict:
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert body["code"] == code, body
-    assert isinstance(body["detail"], str) and body["detail"]
-    return body
 
 
 # -- the body's three encodings ------------------------------------------------------------

@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from tests.support import ChunkClient, LiveServer, noise_image
+from tests.support import ChunkClient, LiveServer, assert_error, noise_image
 
 MEDIA = "/api/v2/media/"
 
@@ -17,14 +17,6 @@ def make_media(client: ChunkClient, name: str = "pic.png") -> dict:
     response = client.upload(noise_image(16, 16), filename=name)
     assert response.status_code == 201, response.text
     return response.json()
-
-
-def assert_error(response: httpx.Response, status: int, code: str) -> dict:
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert body["code"] == code, body
-    assert isinstance(body["detail"], str) and body["detail"]
-    return body
 
 
 def query(url: str) -> dict[str, list[str]]:

@@ -8,22 +8,19 @@ from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
-import httpx
 import pytest
 
-from tests.support import CHUNK, ChunkClient, LiveServer, md5_of, noise_image, settings_for
+from tests.support import (
+    CHUNK,
+    ChunkClient,
+    LiveServer,
+    assert_error,
+    md5_of,
+    noise_image,
+    settings_for,
+)
 
 UNKNOWN_ID = "0123456789abcdef0123456789abcdef"
-
-
-def assert_error(response: httpx.Response, status: int, code: str) -> dict:
-    """The contract's error shape: status, ``{"detail": str, "code": str}``, no traceback."""
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert body["code"] == code, body
-    assert isinstance(body["detail"], str) and body["detail"]
-    assert "Traceback" not in response.text
-    return body
 
 
 def url(upload_id: str) -> str:
