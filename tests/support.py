@@ -86,6 +86,19 @@ class LiveServer:
         """The names of the objects stored for ``upload_id``'s chunks, on any backend."""
         return [key.rsplit("/", 1)[-1] for key in self.stored_keys(f"chunks/{upload_id}/")]
 
+    def read_object(self, key: str) -> bytes:
+        """The bytes of one stored object, on any backend."""
+        from chunkup.storage import open_storage
+
+        async def read() -> bytes:
+            storage = open_storage(self.settings.resolved_storage_url)
+            try:
+                return b"".join([block async for block in storage.read(key)])
+            finally:
+                await storage.aclose()
+
+        return asyncio.run(read())
+
     def stored_keys(self, prefix: str) -> list[str]:
         """Every key in the server's storage under ``prefix``, sorted."""
         from chunkup.storage import open_storage

@@ -94,10 +94,12 @@ def test_gc_forgets_uploads_expired_longer_than_the_retention(past_server: LiveS
     assert status.json()["code"] == "upload_not_found"
 
 
-def test_gc_removes_orphaned_chunks_but_not_live_ones(server: LiveServer):
-    data_dir = server.settings.data_dir
+def test_gc_removes_orphaned_chunks_but_not_live_ones(tmp_path: Path):
+    data_dir = tmp_path / "data"
+    server = LiveServer(settings_for(data_dir)).start()  # on the local disk: orphans made by hand
     with server.client() as client:
         live_id = client.chunk(b"x" * 100, 0, 500).json()["upload_id"]
+    server.stop()
     orphan = data_dir / "storage" / "chunks" / ("ab" * 16) / "000000000000000-000000000000009.x"
     orphan.parent.mkdir(parents=True)
     orphan.write_bytes(b"0123456789")

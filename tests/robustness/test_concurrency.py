@@ -108,7 +108,7 @@ def test_shuffled_chunks_each_retried_concurrently_assemble_exactly(server: Live
     assert_all_accepted_or_conflict_with_offset(responses)
     # an exact repeat of stored bytes is a retry: every one of them is accepted
     assert all(r.status_code == 201 for r in responses)
-    assert len(chunk_files(server.settings.data_dir, upload_id)) == CHUNKS  # none stored twice
+    assert len(server.chunk_objects(upload_id)) == CHUNKS  # none stored twice
     media = complete(server.url, token, upload_id, md5_of(data))
     assert media.status_code == 201, media.text
     assert httpx.get(media.json()["url"]).content == data
@@ -135,7 +135,8 @@ def test_two_different_bodies_raced_for_one_range_leave_the_winners_bytes_whole(
             winner = ours if a.result().status_code == 201 else theirs
             final[start : start + CHUNK] = winner
     stored = b"".join(
-        path.read_bytes() for path in chunk_files(server.settings.data_dir, upload_id)
+        server.read_object(f"chunks/{upload_id}/{name}")
+        for name in server.chunk_objects(upload_id)  # named by start offset: in order
     )
     assert stored == bytes(final)  # never a mix of the two bodies
 
