@@ -1,10 +1,13 @@
-"""The ``chunkup`` command: serve, token, gc, migrate."""
+"""The ``chunkup`` command: serve, token, gc, migrate; upload and media (the client)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -167,6 +170,150 @@ def migrate(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
 
     asyncio.run(run())
     console.print("migrations applied")
+
+
+# the client side: upload files, look at media
+
+ServerUrl = Annotated[
+    str,
+    typer.Option("--server", envvar="CHUNKUP_SERVER", help="The server's URL [env CHUNKUP_SERVER]"),
+]
+AccessToken = Annotated[
+    str, typer.Option("--token", envvar="CHUNKUP_TOKEN", help="An access token [env CHUNKUP_TOKEN]")
+]
+
+
+class UploadType(StrEnum):
+    image = "image"
+    doc = "doc"
+    eimage = "eimage"
+
+
+def _fail(subject: object, exc: BaseException) -> None:
+    """One line on stderr for one failure."""
+    reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    console.print(f"chunkup: {subject}: {reason}", markup=False, highlight=False, soft_wrap=True)
+
+
+def _progress_for(bars: Any, task: Any) -> Callable[[int, int], None]:
+    """A client progress callback moving one rich bar (its speed counted from the first report)."""
+    started = False
+
+    def report(done: int, total: int) -> None:
+        nonlocal started
+        if not started:
+            # Speed counts from here: what the server held already (a resumed upload
+            # starts part-way) is no burst of speed. rich measures from its first
+            # sample, so plant one, of one byte, now.
+            started = True
+            bars.reset(task, total=total, completed=max(done - 1, 0))
+            bars.update(task, completed=done)
+        else:
+            bars.update(task, completed=done)
+
+    return report
+
+
+@app.command()
+def upload(
+    files: Annotated[list[Path], typer.Argument(help="The files to upload", show_default=False)],
+    server: ServerUrl,
+    token: AccessToken,
+    media_type: Annotated[
+        UploadType | None,
+        typer.Option("--type", help="Default: doc for a PDF, image for anything else"),
+    ] = None,
+    parallel: Annotated[int, typer.Option(min=1, max=64, help="Chunks on the wire at once")] = 4,
+    chunk_size: Annotated[int, typer.Option(min=1, help="Bytes per chunk")] = 204800,
+    resume: Annotated[
+        bool,
+        typer.Option(help="Remember unfinished uploads, to resume them [env CHUNKUP_STATE_FILE]"),
+    ] = True,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar per file")] = True,
+) -> None:
+    """Upload files; print each one's Media as a line of JSON.
+
+    An interrupted upload resumes when the same command runs again: only the
+    chunks the server lacks are sent.
+    """
+    from rich.markup import escape
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
+    from chunkup.client import ChunkupError, Client, ResumeFile
+
+    store = ResumeFile() if resume else None
+    bars = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        disable=not progress,
+    )
+    failed = 0
+    with Client(server, token) as client, bars:
+        tasks = [bars.add_task(escape(path.name), total=None, start=False) for path in files]
+        for path, task in zip(files, tasks, strict=True):
+            try:
+                media = client.upload(
+                    path,
+                    type=media_type.value if media_type else None,
+                    chunk_size=chunk_size,
+                    parallel=parallel,
+                    progress=_progress_for(bars, task),
+                    resume=store,
+                )
+            except KeyboardInterrupt:
+                console.print("interrupted: run the same command again to resume")
+                raise typer.Exit(130) from None
+            except (ChunkupError, OSError, ValueError) as exc:
+                failed += 1
+                bars.update(task, description=f"[red]{escape(path.name)}: failed")
+                _fail(path, exc)
+                continue
+            typer.echo(media.model_dump_json())
+    if failed:
+        raise typer.Exit(1)
+
+
+media_app = typer.Typer(help="Look at or delete uploaded media.", no_args_is_help=True)
+app.add_typer(media_app, name="media")
+MediaId = Annotated[int, typer.Argument(help="The Media's id", show_default=False)]
+
+
+@contextmanager
+def _media_client(server: str, token: str, subject: str) -> Iterator[Any]:
+    from chunkup.client import ChunkupError, Client
+
+    with Client(server, token) as client:
+        try:
+            yield client
+        except ChunkupError as exc:
+            _fail(subject, exc)
+            raise typer.Exit(1) from None
+
+
+@media_app.command("get")
+def media_get(media_id: MediaId, server: ServerUrl, token: AccessToken) -> None:
+    """Print one Media as JSON."""
+    with _media_client(server, token, f"media {media_id}") as client:
+        typer.echo(client.get_media(media_id).model_dump_json())
+
+
+@media_app.command("delete")
+def media_delete(media_id: MediaId, server: ServerUrl, token: AccessToken) -> None:
+    """Delete one of your Media and its files."""
+    with _media_client(server, token, f"media {media_id}") as client:
+        client.delete_media(media_id)
+    console.print(f"media {media_id} deleted")
 
 
 def main() -> None:
