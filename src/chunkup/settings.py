@@ -56,6 +56,11 @@ class Settings(BaseSettings):
     image_max_pixels: int = Field(
         40_000_000, gt=0, description="decompression-bomb ceiling (decoding costs ~4 B/pixel)"
     )
+    strip_image_metadata: bool = Field(
+        True,
+        description="remove EXIF (GPS, camera), XMP, IPTC and comments from stored images, "
+        "keeping the ICC profile and the orientation; the pixels are not re-encoded",
+    )
     upload_ttl: timedelta = timedelta(hours=24)
     expired_retention: timedelta = timedelta(days=7)
     gc_interval: timedelta = timedelta(minutes=5)
@@ -64,9 +69,9 @@ class Settings(BaseSettings):
         30.0, gt=0, description="seconds a request body may stall before it is cut off (408)"
     )
     rate_limit_per_second: float = Field(
-        100.0, ge=0, description="sustained requests per user and node; 0: no limit"
+        1000.0, ge=0, description="sustained requests per user and node; 0: no limit"
     )
-    rate_limit_burst: int = Field(400, ge=1, description="requests a user may send at once")
+    rate_limit_burst: int = Field(2000, ge=1, description="requests a user may send at once")
     max_open_uploads: int = Field(
         200, ge=1, description="unfinished uploads one user may have at once"
     )

@@ -74,10 +74,12 @@ class Servers:
         storage = self.data_dir / "storage"
         return sorted(p for p in storage.rglob("*") if p.is_file())
 
-    def file_of(self, media: dict[str, Any]) -> Path:
-        """Where a Media's file lives: its URL path is its storage key."""
-        url = media["url"] or media["image"]
-        return self.data_dir / "storage" / unquote(urlsplit(url).path).lstrip("/")
+    def files_of(self, media: dict[str, Any]) -> list[Path]:
+        """Where a Media's files live (file, preview, thumbnail): a URL path is a storage key."""
+        thumbnail = media["image_thumbnail"] or {}
+        urls = {media["url"], media["image"], thumbnail.get("url")} - {None}
+        storage = self.data_dir / "storage"
+        return sorted(storage / unquote(urlsplit(url).path).lstrip("/") for url in urls)
 
 
 @pytest.fixture
@@ -219,7 +221,8 @@ def test_kill_9_during_chunk_uploads_then_resume_completes(servers: Servers):
     listed = api(second.url, "/api/v2/media/").json()
     assert listed["count"] == 1
     # no orphan chunk object, no .part file: the files are the media's, exactly
-    assert servers.stored_files() == [servers.file_of(m) for m in listed["results"]]
+    expected = sorted(p for m in listed["results"] for p in servers.files_of(m))
+    assert servers.stored_files() == expected
 
 
 # -- SIGKILL while a completion assembles the file --------------------------------
@@ -285,7 +288,7 @@ def test_kill_9_during_completion_leaves_no_half_visible_media(servers: Servers,
     assert listed["count"] == 1 and listed["results"][0]["id"] == media["id"]
 
     servers.gc()
-    assert servers.stored_files() == [servers.file_of(media)]
+    assert servers.stored_files() == servers.files_of(media)
 
 
 # -- SIGTERM while chunk bodies are still arriving --------------------------------

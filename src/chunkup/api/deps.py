@@ -12,6 +12,7 @@ from chunkup import models
 from chunkup.api import schemas
 from chunkup.api.schemas import media_body
 from chunkup.errors import Unauthorized
+from chunkup.media import stored
 from chunkup.services import Services
 from chunkup.storage.base import PresignedUrls
 
@@ -61,7 +62,16 @@ class Links:
         return f"{self.base}/{key}"
 
     async def media(self, media: models.Media) -> schemas.Media:
-        return media_body(media, await self.file(media.file_key))
+        urls = {}
+        for role in stored.ROLES:
+            rendition = stored.stored_rendition(media, role)
+            urls[role] = await self.file(rendition.key) if rendition is not None else None
+        return media_body(
+            media,
+            await self.file(media.file_key),
+            thumbnail_url=urls[stored.THUMBNAIL],
+            preview_url=urls[stored.PREVIEW],
+        )
 
 
 async def links(request: Request, services: ServicesDep) -> Links:

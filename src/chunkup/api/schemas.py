@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from chunkup import models
+from chunkup.media import stored
 from chunkup.uploads.service import UploadState, expires_iso
 
 
@@ -86,17 +87,41 @@ def upload_status(state: UploadState) -> UploadStatusBody:
     )
 
 
-def media_body(media: models.Media, file_url: str) -> Media:
-    is_image = media.type.is_image
+def media_body(
+    media: models.Media,
+    file_url: str,
+    *,
+    thumbnail_url: str | None = None,
+    preview_url: str | None = None,
+) -> Media:
+    """The Media; an image's ``image`` is the file, a document's its first-page preview."""
+    thumbnail = stored.stored_rendition(media, stored.THUMBNAIL)
+    preview = stored.stored_rendition(media, stored.PREVIEW)
+    if media.type.is_image:
+        url, image, width, height = None, file_url, media.width, media.height
+    elif preview is not None and preview_url is not None:
+        url, image, width, height = file_url, preview_url, preview.width, preview.height
+    else:
+        url, image, width, height = file_url, None, None, None
     return Media(
         id=media.id,
         added_at=media.added_at.replace(microsecond=0),
         type=media.type.value,
         title=media.title,
-        url=None if is_image else file_url,
-        image=file_url if is_image else None,
-        image_width=media.width,
-        image_height=media.height,
+        url=url,
+        image=image,
+        image_width=width,
+        image_height=height,
+        image_thumbnail=(
+            Thumbnail(
+                url=thumbnail_url,
+                width=thumbnail.width,
+                height=thumbnail.height,
+                color=thumbnail.color or "#000000",
+            )
+            if thumbnail is not None and thumbnail_url is not None
+            else None
+        ),
         size=media.size,
         mimetype=media.mimetype,
     )

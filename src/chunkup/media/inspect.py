@@ -2,11 +2,15 @@
 
 The type a client names is a claim; these functions decide from the bytes. A
 file that fails is refused with the contract's ``invalid_image`` or
-``invalid_document``, never with a decoder's traceback.
+``invalid_document``, never with a decoder's traceback. A file that passes
+comes back with what the feed needs: its displayed size, a thumbnail (and for
+a PDF a first-page preview), and for an image, where it carried metadata, the
+bytes to store instead of the uploaded ones.
 """
 
 from __future__ import annotations
 
+import io
 import logging
 import warnings
 from dataclasses import dataclass, field
@@ -14,7 +18,16 @@ from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
 
-from chunkup.errors import InvalidDocument, InvalidImage
+from chunkup.errors import InvalidImage
+from chunkup.media import metadata, pdf
+from chunkup.media.renditions import (
+    PREVIEW_SIDE,
+    THUMBNAIL_SIDE,
+    Rendition,
+    fit,
+    rendition,
+    swaps_sides,
+)
 from chunkup.models import MediaType
 
 log = logging.getLogger(__name__)
@@ -27,8 +40,15 @@ EXTENSIONS = {
     "image/webp": ".webp",
     "application/pdf": ".pdf",
 }
-_ORIENTATION = 0x0112
-_SWAPPING_ORIENTATIONS = {5, 6, 7, 8}
+_DECODE_ERRORS = (
+    UnidentifiedImageError,
+    OSError,
+    SyntaxError,
+    ValueError,
+    KeyError,
+    Image.DecompressionBombError,
+    EOFError,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,87 +57,118 @@ class Inspection:
     width: int | None = None
     height: int | None = None
     extra: dict[str, object] = field(default_factory=dict)
+    thumbnail: Rendition | None = None
+    preview: Rendition | None = None
+    # the bytes to store instead of the uploaded ones (metadata removed), if they differ
+    replacement: bytes | None = None
 
     @property
     def extension(self) -> str:
         return EXTENSIONS.get(self.mimetype, "")
 
 
-def inspect_file(path: Path, media_type: MediaType, *, max_pixels: int) -> Inspection:
+def inspect_file(
+    path: Path, media_type: MediaType, *, max_pixels: int, strip_metadata: bool = True
+) -> Inspection:
     if media_type.is_image:
-        return inspect_image(path, max_pixels=max_pixels)
+        return inspect_image(path, max_pixels=max_pixels, strip_metadata=strip_metadata)
     return inspect_pdf(path)
 
 
-def inspect_image(path: Path, *, max_pixels: int) -> Inspection:
-    """Open, bound, verify and fully decode the image; report its displayed size."""
+def inspect_image(path: Path, *, max_pixels: int, strip_metadata: bool = True) -> Inspection:
+    """Bound, verify and decode the image once; thumbnail it; strip its metadata."""
+    data = path.read_bytes()  # at most image_max_bytes
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(path, formats=list(IMAGE_FORMATS)) as image:
+            with _open(data) as image:
                 mimetype = IMAGE_FORMATS[image.format or ""]
                 width, height = image.size
-                if width * height > max_pixels:
+                if width * height > max_pixels:  # from the header, before any decoding
                     raise InvalidImage(
                         f"The image has {width}x{height} pixels, above the limit of {max_pixels}."
                     )
                 image.verify()
             # verify() leaves the image unusable; decode for real to catch truncation
-            with Image.open(path, formats=list(IMAGE_FORMATS)) as image:
-                orientation = image.getexif().get(_ORIENTATION)
-                frames = getattr(image, "n_frames", 1)
+            with _open(data) as image:
                 if image.format == "JPEG":
-                    # the whole stream is still decoded, into 1/64 of the pixels
-                    image.draft("RGB", (max(1, width // 8), max(1, height // 8)))
+                    # the whole stream is still decoded, at the smallest DCT scale that
+                    # still covers the thumbnail
+                    image.draft("RGB", fit(width, height, THUMBNAIL_SIDE))
                 image.load()
+                orientation = _orientation(image)
+                thumbnail = _thumbnail(image, orientation)
+                frames = getattr(image, "n_frames", 1)
+            replacement = _stripped(data, mimetype, orientation) if strip_metadata else None
     except InvalidImage:
         raise
-    except (
-        UnidentifiedImageError,
-        OSError,
-        SyntaxError,
-        ValueError,
-        KeyError,
-        Image.DecompressionBombError,
-        EOFError,
-    ) as exc:
+    except _DECODE_ERRORS as exc:
         raise InvalidImage() from exc
-    if orientation in _SWAPPING_ORIENTATIONS:
+    if swaps_sides(orientation):
         width, height = height, width
     extra: dict[str, object] = {"frames": frames} if frames > 1 else {}
-    return Inspection(mimetype, width, height, extra)
+    if replacement is not None:
+        extra["metadata_stripped"] = True
+    return Inspection(mimetype, width, height, extra, thumbnail, replacement=replacement)
 
 
 def inspect_pdf(path: Path) -> Inspection:
-    """A PDF starts with ``%PDF-`` and pypdf can read its pages."""
-    from pypdf import PasswordType, PdfReader
-    from pypdf.errors import PyPdfError
-
-    with open(path, "rb") as handle:
-        if handle.read(5) != b"%PDF-":
-            raise InvalidDocument("The file does not start with %PDF-.")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            reader = PdfReader(path, strict=False)
-            encrypted = reader.is_encrypted
-            if encrypted and reader.decrypt("") == PasswordType.NOT_DECRYPTED:
-                # readable only with a password: accepted, but its pages are sealed
-                return Inspection("application/pdf", extra={"encrypted": True})
-            pages = len(reader.pages)
-    except (
-        PyPdfError,
-        OSError,
-        ValueError,
-        KeyError,
-        TypeError,
-        AttributeError,
-        RecursionError,
-    ) as exc:
-        raise InvalidDocument() from exc
-    if pages < 1:
-        raise InvalidDocument("The PDF has no pages.")
-    extra: dict[str, object] = {"pages": pages}
-    if encrypted:
+    facts = pdf.read_pdf(path)
+    extra: dict[str, object] = {}
+    if facts.pages is not None:
+        extra["pages"] = facts.pages
+    if facts.encrypted:
         extra["encrypted"] = True
-    return Inspection("application/pdf", extra=extra)
+    preview = thumbnail = None
+    page = pdf.render_first_page(path, longest=PREVIEW_SIDE)
+    if page is not None:
+        preview = rendition(page, longest=PREVIEW_SIDE)
+        thumbnail = rendition(page, longest=THUMBNAIL_SIDE)
+    return Inspection("application/pdf", extra=extra, thumbnail=thumbnail, preview=preview)
+
+
+def _open(data: bytes) -> Image.Image:
+    return Image.open(io.BytesIO(data), formats=list(IMAGE_FORMATS))
+
+
+def _orientation(image: Image.Image) -> int | None:
+    value = image.getexif().get(metadata.ORIENTATION)
+    return value if isinstance(value, int) and 1 <= value <= 8 else None
+
+
+def _thumbnail(image: Image.Image, orientation: int | None) -> Rendition | None:
+    """The first frame, upright, at most THUMBNAIL_SIDE px; ``None`` if that fails."""
+    try:
+        return rendition(
+            image,
+            longest=THUMBNAIL_SIDE,
+            orientation=orientation,
+            icc_profile=image.info.get("icc_profile"),
+        )
+    except Exception:  # a missing thumbnail must not refuse an image that decodes
+        log.exception("thumbnail failed for a %s image", image.format)
+        return None
+
+
+def _stripped(data: bytes, mimetype: str, orientation: int | None) -> bytes | None:
+    """``data`` without its metadata, checked to be the same image; ``None``: keep ``data``.
+
+    Called under the caller's ``catch_warnings`` (opening repeats the bomb check).
+    """
+    try:
+        stripped = metadata.strip_metadata(data, mimetype, orientation)
+        if stripped is None:
+            return None
+        with _open(data) as before, _open(stripped) as after:  # headers only
+            same = (before.format, before.size, before.mode) == (
+                after.format,
+                after.size,
+                after.mode,
+            )
+    except (metadata.Malformed, *_DECODE_ERRORS) as exc:
+        log.warning("metadata left in a %s: %s", mimetype, exc)
+        return None
+    if not same:
+        log.warning("metadata left in a %s: the stripped file reads differently", mimetype)
+        return None
+    return stripped

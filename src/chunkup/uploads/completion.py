@@ -1,8 +1,11 @@
 """Completing an upload: assemble, verify, inspect, publish a Media, once.
 
 The chunks are streamed in order into a new file under a fresh token while
-their MD5 is computed (one pass over the bytes); the file is then inspected and
-the Media committed in one transaction that also marks the upload completed.
+their MD5 is computed (one pass over the bytes); the file is then inspected in a
+worker thread (decoded once: validated, thumbnailed, its metadata stripped, a
+PDF's first page rendered), what that made is stored beside the file under the
+same token, and the Media committed in one transaction that also marks the
+upload completed.
 Completion is idempotent: a retry, or a race between processes, finds the
 committed Media and returns it, and a loser's file is removed. Concurrent
 completes in one process share a single piece of work.
@@ -35,7 +38,7 @@ from chunkup.errors import (
     UploadIncomplete,
     UploadNotFound,
 )
-from chunkup.media import Inspection, inspect_file
+from chunkup.media import Inspection, inspect_file, stored
 from chunkup.media.inspect import EXTENSIONS
 from chunkup.media.sniff import HEAD_BYTES, sniff
 from chunkup.models import Chunk, Media, MediaType, Upload, UploadStatus
@@ -150,7 +153,10 @@ class CompletionService:
                     "the upload is kept, complete it again with the right MD5."
                 )
             inspection = await self._inspect(file_key, media_type)
-            media = await self._publish(upload, media_type, token, file_key, size, inspection)
+            size, extra = await self._store_outputs(token, file_key, size, inspection)
+            media = await self._publish(
+                upload, media_type, token, file_key, size, inspection, extra
+            )
             published = media.file_token == token
             return media
         finally:
@@ -171,6 +177,28 @@ class CompletionService:
             log.error("upload %s: chunk object missing from storage: %s", upload.id, exc)
             raise StorageUnavailable("A stored chunk could not be read; retry later.") from exc
 
+    async def _store_outputs(
+        self, token: str, file_key: str, size: int, inspection: Inspection
+    ) -> tuple[int, dict[str, object]]:
+        """Store what inspection made: the stripped file, the renditions; the size, ``extra``."""
+        extra = dict(inspection.extra)
+        if inspection.replacement is not None:
+            # nothing names the file yet (the Media is not published): swap it in place
+            await self.storage.delete(file_key)
+            await self.storage.put(file_key, inspection.replacement)
+            size = len(inspection.replacement)
+        stem = file_key.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+        for role, rendition in (
+            (stored.THUMBNAIL, inspection.thumbnail),
+            (stored.PREVIEW, inspection.preview),
+        ):
+            if rendition is not None:
+                # a folder of its own: no uploaded file's name (a slug, no "/") can collide
+                key = keys.media_key(token, f"{role}/{stem}.webp")
+                await self.storage.put(key, rendition.data)
+                extra[role] = stored.record(key, rendition, role)
+        return size, extra
+
     async def _head(self, key: str) -> bytes:
         try:
             async for block in self.storage.read(key, 0, HEAD_BYTES - 1):
@@ -187,6 +215,7 @@ class CompletionService:
         file_key: str,
         size: int,
         inspection: Inspection,
+        extra: dict[str, object],
     ) -> Media:
         now = self.clock()
         display_name = upload.filename or file_key.rsplit("/", 1)[-1]
@@ -212,7 +241,7 @@ class CompletionService:
                 size=size,
                 width=inspection.width,
                 height=inspection.height,
-                extra=inspection.extra,
+                extra=extra,
                 added_at=now,
             )
             q.mark_completed(conn, upload.id, media_id=media.id, at=now)
@@ -239,7 +268,11 @@ class CompletionService:
     async def _inspect(self, key: str, media_type: MediaType) -> Inspection:
         async with self._decoding, self._local_copy(key) as path:
             return await asyncio.to_thread(
-                inspect_file, path, media_type, max_pixels=self.settings.image_max_pixels
+                inspect_file,
+                path,
+                media_type,
+                max_pixels=self.settings.image_max_pixels,
+                strip_metadata=self.settings.strip_image_metadata,
             )
 
     @asynccontextmanager

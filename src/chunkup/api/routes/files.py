@@ -1,5 +1,8 @@
 """The public file URLs: ``/media/<token>/<name>``, no token needed, as a CDN serves.
 
+A Media's file, and the thumbnail and preview its record names under the same
+token (``/media/<token>/thumbnail/<name>.webp``); no other key is served.
+
 Single byte ranges (``206``), conditional requests on the ETag, immutable
 caching, and headers that keep a browser from reinterpreting user bytes.
 """
@@ -15,6 +18,7 @@ from fastapi.responses import StreamingResponse
 from chunkup.api.deps import ServicesDep
 from chunkup.api.schemas import ErrorBody
 from chunkup.errors import NotFound, RangeNotSatisfiable
+from chunkup.media import stored
 from chunkup.uploads import keys
 
 router = APIRouter(tags=["files"])
@@ -57,7 +61,9 @@ def _disposition(filename: str) -> str:
 async def get_file(token: str, name: str, request: Request, services: ServicesDep) -> Response:
     media = await services.library.by_file_token(token) if keys.is_upload_id(token) else None
     key = keys.media_key(token, name)
-    if media is None or key != media.file_key:
+    # exactly the keys the Media names: its file, its thumbnail, a document's preview
+    mimetype = stored.served_files(media).get(key) if media is not None else None
+    if media is None or mimetype is None:
         raise NotFound("No such file.")
     info = await services.storage.stat(key)
     headers = {
@@ -67,7 +73,7 @@ async def get_file(token: str, name: str, request: Request, services: ServicesDe
         "X-Content-Type-Options": "nosniff",
         "Content-Security-Policy": "default-src 'none'; sandbox",
     }
-    if not media.type.is_image:
+    if not media.type.is_image and key == media.file_key:
         headers["Content-Disposition"] = _disposition(media.filename)
     if info.etag in request.headers.get("if-none-match", ""):
         return Response(status_code=304, headers=headers)
@@ -86,12 +92,12 @@ async def get_file(token: str, name: str, request: Request, services: ServicesDe
             headers["Content-Range"] = f"bytes {start}-{end}/{info.size}"
     headers["Content-Length"] = str(end - start + 1 if info.size else 0)
     if request.method == "HEAD" or info.size == 0:
-        return Response(status_code=status, headers=headers, media_type=media.mimetype)
+        return Response(status_code=status, headers=headers, media_type=mimetype)
     return StreamingResponse(
         services.storage.read(key, start, end),
         status_code=status,
         headers=headers,
-        media_type=media.mimetype,
+        media_type=mimetype,
     )
 
 

@@ -1,0 +1,128 @@
+"""Small WebP pictures made from a decoded image: thumbnails and document previews.
+
+A rendition is what a feed shows without fetching the original: upright (the
+EXIF orientation applied), in sRGB (an embedded ICC profile converted, CMYK
+included), 8 bits a channel, at most a given number of pixels on its long
+side, with the dominant colour as ``#rrggbb`` for a placeholder.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from dataclasses import dataclass
+from functools import lru_cache
+
+from PIL import Image, ImageCms
+
+log = logging.getLogger(__name__)
+
+THUMBNAIL_SIDE = 400
+PREVIEW_SIDE = 1024
+WEBP_QUALITY = 80
+
+_TRANSPOSE = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+_ALPHA_MODES = {"RGBA", "LA", "PA", "La", "RGBa"}
+
+
+@dataclass(frozen=True, slots=True)
+class Rendition:
+    """An encoded WebP picture and what the Media says about it."""
+
+    data: bytes
+    width: int
+    height: int
+    color: str
+
+    mimetype = "image/webp"
+
+
+def fit(width: int, height: int, longest: int) -> tuple[int, int]:
+    """``width`` x ``height`` scaled down (never up) to at most ``longest`` on the long side."""
+    scale = min(1.0, longest / max(width, height, 1))
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def swaps_sides(orientation: int | None) -> bool:
+    return orientation in (5, 6, 7, 8)
+
+
+def rendition(
+    image: Image.Image,
+    *,
+    longest: int,
+    orientation: int | None = None,
+    icc_profile: bytes | None = None,
+) -> Rendition:
+    """``image`` upright, in sRGB, at most ``longest`` px on its long side, as WebP."""
+    picture = _eight_bit(image)
+    size = fit(*picture.size, longest)
+    if size != picture.size:
+        picture = picture.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
+    picture = _srgb(picture, icc_profile)
+    if orientation in _TRANSPOSE:
+        picture = picture.transpose(_TRANSPOSE[orientation])
+    buffer = io.BytesIO()
+    picture.save(buffer, "WEBP", quality=WEBP_QUALITY, method=4)
+    return Rendition(buffer.getvalue(), *picture.size, dominant_color(picture))
+
+
+def dominant_color(image: Image.Image) -> str:
+    """The most common colour of ``image`` after a median-cut to a few colours."""
+    sample = image.convert("RGBA").resize((48, 48), Image.Resampling.BOX)
+    raw = sample.tobytes()
+    opaque = b"".join(raw[i : i + 3] for i in range(0, len(raw), 4) if raw[i + 3] >= 128)
+    pixels = opaque or b"".join(raw[i : i + 3] for i in range(0, len(raw), 4))
+    strip = Image.frombytes("RGB", (len(pixels) // 3, 1), pixels)
+    quantized = strip.quantize(colors=6, method=Image.Quantize.MEDIANCUT)
+    palette = quantized.getpalette() or []
+    _count, index = max(quantized.getcolors() or [(1, 0)])
+    red, green, blue = palette[index * 3 : index * 3 + 3] or (0, 0, 0)
+    return f"#{red:02x}{green:02x}{blue:02x}"
+
+
+def _eight_bit(image: Image.Image) -> Image.Image:
+    """``image`` in a mode that resizes and converts well: L, RGB, RGBA or CMYK."""
+    mode = image.mode
+    if mode in ("L", "RGB", "RGBA", "CMYK"):
+        return image
+    if mode.startswith("I"):  # 16-bit grey: scale to 8 bits, do not clip
+        _low, high = image.getextrema()  # type: ignore[misc]
+        scale = 1 / 256 if mode.startswith("I;16") or high > 255 else 1.0
+        return image.convert("I").point(lambda value: value * scale).convert("L")
+    if mode == "P":
+        return image.convert("RGBA" if "transparency" in image.info else "RGB")
+    return image.convert("RGBA" if mode in _ALPHA_MODES else "RGB")
+
+
+def _srgb(image: Image.Image, icc_profile: bytes | None) -> Image.Image:
+    """``image`` as 8-bit RGB(A) in sRGB, through its ICC profile where it has one."""
+    if icc_profile and image.mode in ("RGB", "RGBA", "CMYK"):
+        try:
+            transform = _transform(icc_profile, image.mode)
+            return ImageCms.applyTransform(image, transform) or image
+        except (ImageCms.PyCMSError, OSError, ValueError, TypeError) as exc:
+            log.info("ICC profile not applied to a rendition: %s", exc)
+    if image.mode in ("RGB", "RGBA"):
+        return image
+    return image.convert("RGBA" if image.mode == "LA" else "RGB")
+
+
+def _transform(icc_profile: bytes, mode: str) -> ImageCms.ImageCmsTransform:
+    # built for each picture: a transform's pixel cache is not safe to share across threads
+    source = ImageCms.ImageCmsProfile(io.BytesIO(icc_profile))
+    output = "RGBA" if mode == "RGBA" else "RGB"
+    return ImageCms.buildTransform(source, _srgb_profile(), mode, output)
+
+
+@lru_cache(maxsize=1)
+def _srgb_profile() -> ImageCms.ImageCmsProfile:
+    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
