@@ -27,7 +27,7 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix src tests
 
 bench: $(STAMP)
-	@echo "the benchmark arrives with the performance issue"
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) chunkup-data .pytest_cache

@@ -1,0 +1,1 @@
+"""chunkup's benchmark: ``make bench`` (``python -m bench``); see bench/run.py."""
