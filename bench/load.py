@@ -208,7 +208,7 @@ class Chunkup(Protocol):
         self.field = spec["field"]
         self.type = spec["type"]
         # one user per upload (every slot of every round: "who"), as many people each
-        # uploading a file; the per-user rate limit (100/s, burst 400) stays at its
+        # uploading a file; the per-user rate limit stays at its
         # default and is never what a figure measures
         self.tokens = [
             mint_token(spec["secret"], spec["user_base"] + who, ttl_seconds=3600)

@@ -497,9 +497,14 @@ def plan(quick: bool, files: dict) -> tuple[list[tuple], list[str]]:
             "50 MiB, with the default worker count, about 700 chunks a scenario; chunkup and "
             "the floor about 1000 (at least one round of every upload)."
         )
+    from chunkup.settings import Settings
+
+    fields = Settings.model_fields
     notes.append(
         "Every upload is made by a user of its own (a token each): the per-user rate limit "
-        "(100 requests/s, burst 400) stays at its default and is never what is measured."
+        f"({fields['rate_limit_per_second'].default:g} requests/s, burst "
+        f"{fields['rate_limit_burst'].default}) stays at its default and is never what is "
+        "measured."
     )
     runs = []
     for workers in worker_counts:
@@ -575,9 +580,14 @@ class Bench:
         result["other_busy_cores_before"] = quiet
         return result
 
-    def wait_quiet(self) -> float:
+    def wait_quiet(self) -> float | None:
         """Wait (bounded) for a second in which the machine is nearly idle; its busy cores."""
-        limit = time.monotonic() + max(0.0, self.args.quiet_wait)
+        wait = self.args.quiet_wait
+        if wait is None:
+            wait = 0.0 if self.args.quick else 3.0  # --quick: no waiting, only the measure
+        if wait <= 0:
+            return None
+        limit = time.monotonic() + wait
         while True:
             busy0, began = procs.machine_busy_seconds(), time.monotonic()
             time.sleep(1.0)
@@ -720,7 +730,7 @@ class Bench:
         if not pyspy.exists():
             self.profiles["status"] = "py-spy not found: .venv/bin/pip install py-spy"
             return
-        out_dir = Path(self.args.out).parent
+        out_dir = self.work / "profiles"  # raw samples: large, kept out of the repository
         out_dir.mkdir(parents=True, exist_ok=True)
         # 16 uploads x 60 chunks, no completion: the chunk request path alone, GIL-holding
         # samples (what costs Python time, whichever thread)
@@ -1186,9 +1196,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--quiet-wait",
         type=float,
-        default=3.0,
-        help="seconds to wait before each scenario for the machine to be idle (other test "
-        "runs); the CPU others used during each scenario is reported either way",
+        default=None,
+        help="seconds to wait before each scenario for the machine to be idle (default 3, "
+        "none with --quick); the CPU others use during a scenario is reported either way",
     )
     parser.add_argument(
         "--profile",
