@@ -11,6 +11,7 @@ import asyncio
 import hashlib
 import io
 import os
+import re
 import socket
 import threading
 import time
@@ -243,6 +244,20 @@ def assert_error(response: httpx.Response, status: int, code: str) -> dict[str, 
     assert isinstance(body["detail"], str) and body["detail"]
     assert "Traceback" not in response.text
     return body
+
+
+def parse_expires(value: str) -> datetime:
+    """An ``expires`` of the contract: ISO 8601 in UTC with a ``Z``."""
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", value), value
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def start_upload(client: ChunkClient, total: int = 300, size: int = 100, **kw: Any) -> str:
+    """A first chunk of ``size`` bytes of a ``total``-byte upload; its id."""
+    response = client.chunk(b"a" * size, 0, total, **kw)
+    assert response.status_code == 201, response.text
+    upload_id: str = response.json()["upload_id"]
+    return upload_id
 
 
 def md5_of(data: bytes) -> str:

@@ -30,7 +30,9 @@ from tests.support import (
     assert_error,
     md5_of,
     noise_image,
+    parse_expires,
     pdf_document,
+    start_upload,
 )
 
 URL = "/api/v2/media/upload/chunk/"
@@ -68,17 +70,6 @@ def post_raw(
     if content_type is not None:
         headers["Content-Type"] = content_type
     return client.http.post(URL, content=body, headers=headers)
-
-
-def parse_expires(value: str) -> datetime:
-    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", value), value
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
-
-
-def start_upload(client: ChunkClient, total: int = 300, size: int = 100, **kw) -> str:
-    response = client.chunk(b"a" * size, 0, total, **kw)
-    assert response.status_code == 201, response.text
-    return response.json()["upload_id"]
 
 
 # -- Content-Range -----------------------------------------------------------------

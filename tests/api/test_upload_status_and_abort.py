@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -17,7 +16,9 @@ from tests.support import (
     assert_error,
     md5_of,
     noise_image,
+    parse_expires,
     settings_for,
+    start_upload,
 )
 
 UNKNOWN_ID = "0123456789abcdef0123456789abcdef"
@@ -25,17 +26,6 @@ UNKNOWN_ID = "0123456789abcdef0123456789abcdef"
 
 def url(upload_id: str) -> str:
     return f"/api/v2/media/upload/{upload_id}/"
-
-
-def parse_expires(value: str) -> datetime:
-    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", value), value
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
-
-
-def start_upload(client: ChunkClient, total: int = 300, size: int = 100, **kw) -> str:
-    response = client.chunk(b"a" * size, 0, total, **kw)
-    assert response.status_code == 201, response.text
-    return response.json()["upload_id"]
 
 
 def wait_for(condition: Callable[[], bool], timeout: float = 10) -> bool:
