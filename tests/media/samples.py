@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import io
 import os
 import struct
@@ -36,7 +37,9 @@ def encoded(image: Image.Image, fmt: str, **save: Any) -> bytes:
     return buffer.getvalue()
 
 
+@functools.cache
 def srgb_icc() -> bytes:
+    """An sRGB ICC profile, made once: its header records the second it was created."""
     return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
 
 
