@@ -276,29 +276,19 @@ def chunkup_server(work: Path, workers: int) -> tuple[Server, dict]:
     return server, {"secret": secret, "data_dir": str(data)}
 
 
+def uvicorn_argv(python: str | Path, app: str, app_dir: Path, port: int, workers: int) -> list[str]:
+    """A uvicorn command line with chunkup's own server settings (uvloop, httptools)."""
+    return [
+        str(python), "-m", "uvicorn", app, "--app-dir", str(app_dir),
+        "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
+        "--loop", "uvloop", "--http", "httptools",
+        "--log-level", "warning", "--no-server-header",
+    ]  # fmt: skip
+
+
 def floor_server(work: Path, workers: int) -> tuple[Server, dict]:
     port = free_port()
-    argv = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "bench.floor:app",
-        "--app-dir",
-        str(ROOT),
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        str(workers),
-        "--loop",
-        "uvloop",
-        "--http",
-        "httptools",
-        "--log-level",
-        "warning",
-        "--no-server-header",
-    ]
+    argv = uvicorn_argv(sys.executable, "bench.floor:app", ROOT, port, workers)
     server = Server(f"floor-w{workers}", argv, env={}, port=port, cwd=work, probe="/")
     return server.start(), {}
 
@@ -397,27 +387,7 @@ def drf_server(work: Path, python: Path, workers: int) -> tuple[Server, dict]:
 def tus_server(work: Path, python: Path, workers: int) -> tuple[Server, dict]:
     data = Path(tempfile.mkdtemp(prefix=f"tus-w{workers}-", dir=work))
     port = free_port()
-    argv = [
-        str(python),
-        "-m",
-        "uvicorn",
-        "tus_app:app",
-        "--app-dir",
-        str(BENCH / "peers"),
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        str(workers),
-        "--loop",
-        "uvloop",
-        "--http",
-        "httptools",
-        "--log-level",
-        "warning",
-        "--no-server-header",
-    ]
+    argv = uvicorn_argv(python, "tus_app:app", BENCH / "peers", port, workers)
     server = Server(
         f"tus-w{workers}",
         argv,

@@ -870,6 +870,13 @@ def png_of_zeros(width: int, height: int, bit_depth: int, color_type: int, bits_
     )
 
 
+def attacker_client(process: ServerProcess) -> ChunkClient:
+    """A chunk client of the attacking user against the server process."""
+    token = mint_token(SECRET, ATTACKER)
+    headers = {"Authorization": f"Bearer {token}"}
+    return ChunkClient(httpx.Client(base_url=process.url, headers=headers, timeout=60))
+
+
 def upload_as(client: ChunkClient, data: bytes, field: str, filename: str) -> str:
     return client.upload_chunks(data, field=field, filename=filename)
 
@@ -879,10 +886,7 @@ def test_decompression_bomb_png_is_invalid_image_quickly_and_cheaply(process: Se
     bomb = png_of_zeros(50_000, 50_000, bit_depth=1, color_type=0, bits_per_pixel=1)
     assert len(bomb) < 2 * MiB
     pid = process.process.pid
-    token = mint_token(SECRET, ATTACKER)
-    with ChunkClient(
-        httpx.Client(base_url=process.url, headers={"Authorization": f"Bearer {token}"}, timeout=60)
-    ) as client:
+    with attacker_client(process) as client:
         upload_id = upload_as(client, bomb, "image", "bomb.png")
         before = reset_peak(pid)
         started = time.monotonic()
@@ -916,10 +920,7 @@ def test_png_just_under_the_pixel_ceiling_does_not_cost_300_mb(process: ServerPr
     bomb = png_of_zeros(7999, 7999, bit_depth=8, color_type=6, bits_per_pixel=32)
     assert len(bomb) < 2 * MiB
     pid = process.process.pid
-    token = mint_token(SECRET, ATTACKER)
-    with ChunkClient(
-        httpx.Client(base_url=process.url, headers={"Authorization": f"Bearer {token}"}, timeout=60)
-    ) as client:
+    with attacker_client(process) as client:
         upload_id = upload_as(client, bomb, "image", "big.png")
         before = reset_peak(pid)
         started = time.monotonic()
