@@ -11,11 +11,14 @@ never knows about HTTP frameworks::
     ├── Forbidden (403)           not_owner
     ├── NotFound (404)            upload_not_found, media_not_found, not_found
     ├── RequestTimeout (408)      request_timeout
-    ├── Conflict (409)            range_conflict
+    ├── Conflict (409)            range_conflict, offset_mismatch (tus)
     ├── Gone (410)                upload_expired
-    ├── PayloadTooLarge (413)     request_too_large
+    ├── PreconditionFailed (412)  tus_version_unsupported (tus)
+    ├── PayloadTooLarge (413)     request_too_large, upload_too_large (tus)
+    ├── UnsupportedMediaType (415) unsupported_media_type (tus)
     ├── RangeNotSatisfiable (416) range_not_satisfiable
     ├── TooManyRequests (429)     rate_limited, too_many_uploads, upload_quota_exceeded
+    ├── ChecksumMismatch (460)    checksum_mismatch (tus)
     └── Unavailable (503)         storage_unavailable, database_unavailable
 """
 
@@ -99,6 +102,18 @@ class PayloadTooLarge(ChunkupError):
     default_detail = "The request body is larger than one chunk can need."
 
 
+class PreconditionFailed(ChunkupError):
+    status = 412
+    code = "precondition_failed"
+    default_detail = "A precondition of the request failed."
+
+
+class UnsupportedMediaType(ChunkupError):
+    status = 415
+    code = "unsupported_media_type"
+    default_detail = "The request body's Content-Type is not supported here."
+
+
 class RangeNotSatisfiable(ChunkupError):
     status = 416
     code = "range_not_satisfiable"
@@ -116,6 +131,14 @@ class TooManyRequests(ChunkupError):
 
     def headers(self) -> dict[str, str] | None:
         return {"Retry-After": str(self.retry_after)}
+
+
+class ChecksumMismatch(ChunkupError):
+    """tus's checksum extension: the body differs from its Upload-Checksum (460)."""
+
+    status = 460
+    code = "checksum_mismatch"
+    default_detail = "The request body does not match its Upload-Checksum; nothing was stored."
 
 
 class Unavailable(ChunkupError):
@@ -265,3 +288,39 @@ class TooManyUploads(TooManyRequests):
 class UploadQuotaExceeded(TooManyRequests):
     code = "upload_quota_exceeded"
     default_detail = "Your unfinished uploads would exceed the bytes allowed at once."
+
+
+# tus 1.0.0 (``/api/v2/media/tus/``)
+
+
+class TusVersionUnsupported(PreconditionFailed):
+    code = "tus_version_unsupported"
+    default_detail = "Send the header Tus-Resumable: 1.0.0; no other tus version is supported."
+
+    def headers(self) -> dict[str, str] | None:
+        return {"Tus-Version": "1.0.0"}
+
+
+class OffsetMismatch(Conflict):
+    code = "offset_mismatch"
+    default_detail = "Upload-Offset differs from the upload's current offset; HEAD it first."
+
+
+class UploadTooLarge(PayloadTooLarge):
+    code = "upload_too_large"
+    default_detail = "The upload is larger than allowed."
+
+
+class InvalidTusHeader(BadRequest):
+    code = "invalid_tus_header"
+    default_detail = "A tus header is missing or invalid."
+
+
+class ChecksumAlgorithmUnsupported(BadRequest):
+    code = "checksum_algorithm_unsupported"
+    default_detail = "Upload-Checksum must use md5, sha1 or sha256."
+
+
+class FinalUploadImmutable(Forbidden):
+    code = "final_upload_immutable"
+    default_detail = "A final (concatenated) upload takes no PATCH: its bytes are its parts'."

@@ -14,7 +14,7 @@ from starlette.middleware.cors import CORSMiddleware
 from chunkup import __version__
 from chunkup.api.errors import install_error_handlers
 from chunkup.api.observability import Metrics, RequestContext
-from chunkup.api.routes import files, health, media, uploads
+from chunkup.api.routes import files, health, media, tus, uploads
 from chunkup.services import Services
 from chunkup.settings import Settings
 from chunkup.storage import Storage
@@ -24,6 +24,31 @@ log = logging.getLogger("chunkup")
 
 CORS_HEADERS = ["Authorization", "Content-Range", "Content-Type", "Range", "If-Range"]
 EXPOSED_HEADERS = ["Content-Range", "Content-Length", "ETag", "Location", "Retry-After"]
+# what tus clients in a browser (Uppy, tus-js-client) send and must read
+TUS_REQUEST_HEADERS = [
+    "Tus-Resumable",
+    "Upload-Length",
+    "Upload-Offset",
+    "Upload-Metadata",
+    "Upload-Checksum",
+    "Upload-Concat",
+    "Upload-Defer-Length",
+    "X-HTTP-Method-Override",
+    "X-Requested-With",
+]
+TUS_EXPOSED_HEADERS = [
+    "Upload-Offset",
+    "Upload-Length",
+    "Upload-Metadata",
+    "Upload-Concat",
+    "Upload-Expires",
+    "Tus-Resumable",
+    "Tus-Version",
+    "Tus-Extension",
+    "Tus-Max-Size",
+    "Tus-Checksum-Algorithm",
+    "Media-Id",
+]
 
 
 async def _collect_garbage_forever(services: Services) -> None:
@@ -68,14 +93,15 @@ def create_app(
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(uploads.router)
+    app.include_router(tus.router)
     app.include_router(media.router)
     app.include_router(files.router)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origins,
         allow_methods=["GET", "HEAD", "POST", "PATCH", "DELETE", "OPTIONS"],
-        allow_headers=CORS_HEADERS,
-        expose_headers=EXPOSED_HEADERS,
+        allow_headers=CORS_HEADERS + TUS_REQUEST_HEADERS,
+        expose_headers=EXPOSED_HEADERS + TUS_EXPOSED_HEADERS,
         max_age=600,
     )
     app.add_middleware(RequestContext, metrics=metrics)

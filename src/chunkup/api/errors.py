@@ -26,12 +26,17 @@ def _count(request: Request, code: str) -> None:
         metrics.errors.labels(code).inc()
 
 
-async def _chunkup_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, ChunkupError)
+def chunkup_error_response(request: Request, exc: ChunkupError) -> JSONResponse:
+    """The error's response, counted and (5xx) logged: for routes that add headers to it."""
     _count(request, exc.code)
-    if exc.status >= 500:
+    if 500 <= exc.status < 600:
         log.warning("%s: %s", exc.code, exc.detail, exc_info=exc.__cause__)
     return error_response(exc)
+
+
+async def _chunkup_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ChunkupError)
+    return chunkup_error_response(request, exc)
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:

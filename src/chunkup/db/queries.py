@@ -10,6 +10,7 @@ through SQLAlchemy's greenlet bridge (``run_sync``).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -17,7 +18,15 @@ from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.engine import Connection, RowMapping
 from sqlalchemy.exc import IntegrityError
 
-from chunkup.db.tables import UTCDateTime, chunks, media, pending_files, uploads
+from chunkup.db.tables import (
+    UTCDateTime,
+    chunks,
+    media,
+    pending_files,
+    tus_parts,
+    tus_uploads,
+    uploads,
+)
 from chunkup.models import Chunk, Kind, Media, MediaType, Upload, UploadStatus
 
 
@@ -294,3 +303,102 @@ def pending_files_before(conn: Connection, when: datetime) -> list[str]:
         select(pending_files.c.token).where(pending_files.c.created_at < when).limit(500)
     )
     return list(rows.scalars())
+
+
+# -- tus -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TusRecord:
+    """What a tus client declared when it created an upload."""
+
+    upload_id: str
+    metadata: str
+    media_type: str | None
+    concat: str | None  # "partial", "final" or None
+
+
+def insert_tus_upload(conn: Connection, record: TusRecord) -> None:
+    conn.execute(
+        insert(tus_uploads).values(
+            upload_id=record.upload_id,
+            metadata=record.metadata,
+            media_type=record.media_type,
+            concat=record.concat,
+        )
+    )
+
+
+def get_tus_upload(conn: Connection, upload_id: str) -> TusRecord | None:
+    row = (
+        conn.execute(select(tus_uploads).where(tus_uploads.c.upload_id == upload_id))
+        .mappings()
+        .first()
+    )
+    if row is None:
+        return None
+    return TusRecord(row["upload_id"], row["metadata"], row["media_type"], row["concat"])
+
+
+def insert_tus_parts(conn: Connection, final_id: str, part_ids: Sequence[str]) -> None:
+    conn.execute(
+        insert(tus_parts),
+        [
+            {"final_id": final_id, "position": i, "part_id": part_id}
+            for i, part_id in enumerate(part_ids)
+        ],
+    )
+
+
+def tus_parts_of(conn: Connection, final_id: str) -> list[str]:
+    rows = conn.execute(
+        select(tus_parts.c.part_id)
+        .where(tus_parts.c.final_id == final_id)
+        .order_by(tus_parts.c.position)
+    )
+    return list(rows.scalars())
+
+
+def parts_of_live_finals(conn: Connection, part_ids: Sequence[str]) -> set[str]:
+    """Those of ``part_ids`` whose stored objects a final upload still taking bytes uses."""
+    if not part_ids:
+        return set()
+    rows = conn.execute(
+        select(tus_parts.c.part_id)
+        .join(uploads, uploads.c.id == tus_parts.c.final_id)
+        .where(
+            tus_parts.c.part_id.in_(list(part_ids)),
+            uploads.c.status == UploadStatus.UPLOADING.value,
+        )
+    )
+    return set(rows.scalars())
+
+
+def insert_chunks(conn: Connection, records: Sequence[Chunk]) -> None:
+    """Several chunk records at once (a tus PATCH's pieces, a final upload's parts)."""
+    if not records:
+        return
+    try:
+        conn.execute(
+            _INSERT_CHUNK,
+            [
+                {"upload_id": c.upload_id, "start_byte": c.start, "end_byte": c.end, "key": c.key}
+                for c in records
+            ],
+        )
+    except IntegrityError as exc:
+        raise Duplicate(str(exc.orig)) from exc
+
+
+def mark_consumed(conn: Connection, upload_id: str, *, at: datetime) -> None:
+    """A tus partial upload joined into a final: it takes no more bytes or completes.
+
+    Its chunk records go (the final has its own, naming the same objects); its
+    objects stay until no live final names them (garbage collection).
+    """
+    conn.execute(
+        update(uploads)
+        .where(uploads.c.id == upload_id)
+        .values(status=UploadStatus.COMPLETED.value, completed_at=at)
+    )
+    conn.execute(delete(chunks).where(chunks.c.upload_id == upload_id))

@@ -18,6 +18,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
     TypeDecorator,
 )
 from sqlalchemy.engine import Dialect
@@ -106,4 +107,35 @@ pending_files = Table(
     Column("token", String(32), primary_key=True),
     Column("upload_id", String(32), nullable=False),
     Column("created_at", UTCDateTime, nullable=False, index=True),
+)
+
+# What a tus client said about an upload (``/api/v2/media/tus/``): an upload made
+# by the chunk protocol has no row here, and is still a tus resource.
+tus_uploads = Table(
+    "tus_uploads",
+    metadata,
+    Column(
+        "upload_id",
+        String(32),
+        ForeignKey("uploads.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("metadata", Text, nullable=False),
+    Column("media_type", String(8)),
+    Column("concat", String(8)),
+)
+
+# The parts of a final (concatenated) tus upload, in order: a part's stored
+# objects are the final's chunks until the final completes, expires or is aborted.
+tus_parts = Table(
+    "tus_parts",
+    metadata,
+    Column(
+        "final_id",
+        String(32),
+        ForeignKey("uploads.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("position", Integer, primary_key=True),
+    Column("part_id", String(32), nullable=False, index=True),
 )

@@ -89,7 +89,11 @@ class GarbageCollector:
             report.abandoned_files += 1
 
     async def _orphan_chunks(self, report: GcReport, grace: timedelta) -> None:
-        """Chunk objects whose upload no longer exists (or never got recorded)."""
+        """Chunk objects whose upload no longer exists (or never got recorded).
+
+        A tus partial upload joined into a final one is done taking bytes, but
+        its objects are the final's chunks while the final still takes requests.
+        """
         cutoff = (self.clock() - grace).timestamp()
         newest: dict[str, float] = {}
         async for key, info in self.storage.list(keys.CHUNKS):
@@ -99,10 +103,15 @@ class GarbageCollector:
         candidates = [uid for uid, modified in newest.items() if modified < cutoff]
         for start in range(0, len(candidates), 500):
             batch = candidates[start : start + 500]
-            live = await self.db.read(partial(q.live_upload_ids, ids=batch))
+            live = await self.db.read(partial(_still_needed, ids=batch))
             for upload_id in batch:
                 if upload_id not in live:
                     report.orphan_uploads += 1
                     report.objects_removed += await self.storage.delete_prefix(
                         keys.chunk_prefix(upload_id)
                     )
+
+
+def _still_needed(conn: Connection, ids: list[str]) -> set[str]:
+    """Those of ``ids`` whose chunk objects a live upload (or a live tus final) uses."""
+    return q.live_upload_ids(conn, ids) | q.parts_of_live_finals(conn, ids)

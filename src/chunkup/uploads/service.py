@@ -11,6 +11,7 @@ garbage collection removes them with their upload.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -20,12 +21,14 @@ from chunkup.errors import (
     BadRequest,
     ChunkSizeMismatch,
     ChunkTooLarge,
+    ChunkupError,
     FieldMismatch,
     FileTooLarge,
     Gone,
     InvalidContentRange,
     InvalidExpires,
     NotFound,
+    OffsetMismatch,
     RangeConflict,
     TooManyRequests,
     TooManyUploads,
@@ -259,6 +262,85 @@ class UploadService:
 
         await self.db.write(forget)
         await self.storage.delete_prefix(keys.chunk_prefix(upload_id))
+
+    # -- uploads that start empty and grow at their end (tus) ------------------
+
+    async def create_empty(
+        self,
+        user_id: int,
+        *,
+        kind: Kind,
+        total: int,
+        filename: str | None,
+        also: Callable[[Connection, Upload], None] | None = None,
+    ) -> UploadState:
+        """An upload with no bytes yet (tus creation), under the same caps as a first chunk.
+
+        ``also`` runs in the same transaction, to record what the protocol adds.
+        """
+        max_total = self.settings.max_total_bytes(kind)
+        if total > max_total:
+            raise FileTooLarge(f"A {kind} may be at most {max_total} bytes.")
+        now = self.clock()
+        upload = Upload(
+            id=keys.new_upload_id(),
+            user_id=user_id,
+            kind=kind,
+            total=total,
+            filename=sanitize_filename(filename),
+            ranges=[],
+            status=UploadStatus.UPLOADING,
+            created_at=now,
+            expires_at=self._expiry(None, created=now, now=now),
+        )
+
+        def record(conn: Connection) -> None:
+            count, declared = q.open_uploads_of(conn, user_id, now)
+            if count >= self.settings.max_open_uploads:
+                raise TooManyUploads(retry_after=60)
+            if declared + total > self.settings.max_open_bytes:
+                raise UploadQuotaExceeded(retry_after=60)
+            q.insert_upload(conn, upload)
+            if also is not None:
+                also(conn, upload)
+
+        await self.db.write(record)
+        return UploadState(upload, RangeSet())
+
+    async def append_contiguous(
+        self, user_id: int, upload_id: str, pieces: Sequence[Chunk]
+    ) -> UploadState:
+        """Record stored ``pieces`` that continue the upload at its offset, in one transaction.
+
+        The pieces' objects are already written; if the upload moved on meanwhile
+        (another request appended) nothing is recorded, the objects are removed,
+        and the answer is ``OffsetMismatch`` with the current offset.
+        """
+        now = self.clock()
+
+        def record(conn: Connection) -> UploadState:
+            upload = self._writable(q.get_upload(conn, upload_id, for_update=True), user_id, now)
+            ranges = RangeSet(upload.ranges)
+            offset = ranges.contiguous_from_zero()
+            if pieces and (pieces[0].start != offset or ranges.overlaps(offset, pieces[-1].end)):
+                raise OffsetMismatch(offset=str(offset))
+            if pieces and pieces[-1].end >= upload.total:
+                raise FileTooLarge(f"This upload's total is {upload.total} bytes.")
+            q.insert_chunks(conn, pieces)
+            for piece in pieces:
+                ranges.add(piece.start, piece.end)
+            upload.ranges = ranges.to_list()
+            q.save_upload_progress(
+                conn, upload_id, ranges=upload.ranges, expires_at=upload.expires_at
+            )
+            return UploadState(upload, ranges)
+
+        try:
+            return await self.db.write(record)
+        except (ChunkupError, q.Duplicate):
+            for piece in pieces:
+                await self.storage.delete(piece.key)
+            raise
 
 
 def expires_iso(upload: Upload) -> str:

@@ -1,0 +1,67 @@
+"""The real tus-js-client (the engine of Uppy's Tus plugin) under Node, unchanged."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support import LiveServer, noise_image, pdf_document
+
+NODE_DIR = Path(__file__).resolve().parent.parent / "node"
+SCRIPT = NODE_DIR / "tus_upload.mjs"
+pytestmark = [
+    pytest.mark.node,
+    pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed"),
+]
+
+
+@pytest.fixture(scope="session")
+def tus_js_client() -> Path:
+    if not (NODE_DIR / "node_modules" / "tus-js-client").is_dir():
+        npm = shutil.which("npm")
+        assert npm, "node is installed but npm is not"
+        subprocess.run(
+            [npm, "ci", "--prefix", str(NODE_DIR), "--no-audit", "--no-fund"],
+            check=True,
+            capture_output=True,
+            timeout=300,
+        )
+    return SCRIPT
+
+
+def run_tus_js(script: Path, server: LiveServer, path: Path, type_: str, state: Path) -> dict:
+    result = subprocess.run(
+        ["node", str(script), server.url, server.token(1), str(path), type_, str(state)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PATH": "/usr/bin:/bin:/usr/local/bin", "TUS_CHUNK_SIZE": "65536"},
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    outcome: dict = json.loads(result.stdout.strip().splitlines()[-1])
+    return outcome
+
+
+@pytest.mark.parametrize("kind", ["png", "pdf"])
+def test_tus_js_client_pauses_resumes_from_its_stored_url_and_completes(
+    tus_js_client: Path, server: LiveServer, tmp_path: Path, kind: str
+):
+    data = noise_image(400, 300) if kind == "png" else pdf_document(pages=2)
+    path = tmp_path / f"from-tus-js.{kind}"
+    path.write_bytes(data)
+    type_ = "image" if kind == "png" else "doc"
+    outcome = run_tus_js(tus_js_client, server, path, type_, tmp_path / "tus-urls.json")
+
+    assert outcome["resumedUrl"] == outcome["url"]  # the same upload, not a new one
+    assert 0 < outcome["pausedAt"] < len(data)
+    assert outcome["resumedFrom"] >= outcome["pausedAt"]
+    assert outcome["offset"] == len(data)
+    with server.client(1) as client:
+        media = client.http.get(f"/api/v2/media/{outcome['mediaId']}/").json()
+    assert media["type"] == type_
+    assert httpx.get(media["image"] if kind == "png" else media["url"]).content == data
