@@ -68,6 +68,12 @@ def serve(
         int | None,
         typer.Option(help="Worker processes on one port [env CHUNKUP_WORKERS; default: cores]"),
     ] = None,
+    dev: Annotated[
+        bool,
+        typer.Option(
+            "--dev", help="Development mode: the web page offers a dev token [env CHUNKUP_DEV]"
+        ),
+    ] = False,
 ) -> None:
     """Run the HTTP service."""
     import uvicorn
@@ -86,6 +92,7 @@ def serve(
         log_level=log_level,
         log_format=log_format,
         workers=workers,
+        dev=dev or None,
     )
     configure_logging(settings.log_level, settings.log_format)
     server_options: dict[str, Any] = {
@@ -97,6 +104,8 @@ def serve(
         f"chunkup serving on http://{settings.host}:{settings.port} with "
         f"{settings.workers} worker(s) (data in {settings.data_dir.resolve()})"
     )
+    if settings.dev:
+        console.print("dev mode: the page at / hands out tokens for user 1 to anyone")
     if settings.workers == 1:
         uvicorn.Server(uvicorn.Config(create_app(settings), **server_options)).run()
         return

@@ -82,6 +82,11 @@ class Settings(BaseSettings):
     log_format: str = Field("json", pattern="^(json|text)$")
     cors_origins: list[str] = ["*"]
     fsync: bool = Field(False, description="fsync every stored chunk (power-loss safety)")
+    dev: bool = Field(
+        False,
+        description="development mode: the web page offers a dev token (POST /dev/token mints "
+        "one for user 1 without credentials); never in production",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> Settings:
@@ -91,6 +96,8 @@ class Settings(BaseSettings):
             raise ValueError("file_urls=public needs file_url_base")
         if self.upload_ttl <= timedelta(0):
             raise ValueError("upload_ttl must be positive")
+        if self.dev and self.jwt_algorithm != "HS256":
+            raise ValueError("dev mode mints HS256 tokens: it needs jwt_algorithm HS256")
         return self
 
     @property

@@ -15,6 +15,7 @@ from chunkup import __version__
 from chunkup.api.errors import install_error_handlers
 from chunkup.api.observability import Metrics, RequestContext
 from chunkup.api.routes import files, health, media, tus, uploads
+from chunkup.api.routes.web import install_web_page
 from chunkup.services import Services
 from chunkup.settings import Settings
 from chunkup.storage import Storage
@@ -96,6 +97,7 @@ def create_app(
     app.include_router(tus.router)
     app.include_router(media.router)
     app.include_router(files.router)
+    install_web_page(app, settings)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origins,

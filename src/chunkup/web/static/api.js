@@ -1,0 +1,99 @@
+// The media API over fetch: the bearer token, the contract's JSON errors, and
+// retries with exponential backoff and jitter for what a retry can fix
+// (network errors, 408, 429 after its Retry-After, 5xx), as the Python SDK does.
+
+export const RETRY = { tries: 8, baseSeconds: 0.5, capSeconds: 10 };
+const RETRIED_STATUSES = new Set([408, 429, 500, 502, 503, 504]);
+
+export class ApiError extends Error {
+  constructor(status, body) {
+    super(`${status} ${body.code ?? "error"}: ${body.detail ?? "the server refused the request"}`);
+    this.status = status;
+    this.code = body.code;
+    this.body = body;
+  }
+}
+
+export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Milliseconds to wait before try number `attempt + 1`: the server's Retry-After, else
+ * an exponential step with full jitter in its upper half. */
+export function backoff(attempt, retryAfterSeconds = 0) {
+  if (retryAfterSeconds > 0) return retryAfterSeconds * 1000;
+  const ceiling = Math.min(RETRY.capSeconds, RETRY.baseSeconds * 2 ** attempt);
+  return (ceiling / 2 + (Math.random() * ceiling) / 2) * 1000;
+}
+
+export class Api {
+  constructor(base, token) {
+    this.base = base.replace(/\/+$/, "");
+    this.token = token;
+  }
+
+  url(path) {
+    return /^https?:/.test(path) ? path : this.base + path;
+  }
+
+  async request(method, path, { body, headers = {} } = {}) {
+    for (let attempt = 0; ; attempt += 1) {
+      const last = attempt + 1 >= RETRY.tries;
+      let response;
+      try {
+        response = await fetch(this.url(path), {
+          method,
+          body,
+          headers: { Authorization: `Bearer ${this.token}`, ...headers },
+        });
+      } catch (error) {
+        if (last) throw error;
+        await sleep(backoff(attempt));
+        continue;
+      }
+      if (response.ok) return response.status === 204 ? null : response.json();
+      if (RETRIED_STATUSES.has(response.status) && !last) {
+        await sleep(backoff(attempt, Number(response.headers.get("Retry-After")) || 0));
+        continue;
+      }
+      throw new ApiError(response.status, await response.json().catch(() => ({})));
+    }
+  }
+
+  /** One chunk: `field` is "image" or "document"; no uploadId for the first chunk. */
+  chunk({ bytes, start, total, field, filename, uploadId }) {
+    const form = new FormData();
+    if (uploadId) form.append("upload_id", uploadId);
+    form.append(field, new Blob([bytes]), filename);
+    const end = start + bytes.byteLength - 1;
+    return this.request("POST", "/api/v2/media/upload/chunk/", {
+      body: form,
+      headers: { "Content-Range": `bytes ${start}-${end}/${total}` },
+    });
+  }
+
+  status(uploadId) {
+    return this.request("GET", `/api/v2/media/upload/${encodeURIComponent(uploadId)}/`);
+  }
+
+  complete(uploadId, md5) {
+    return this.request("POST", "/api/v2/media/upload/complete/", {
+      body: JSON.stringify({ upload_id: uploadId, md5 }),
+      headers: { "Content-Type": "application/json" },
+    });
+  }
+
+  /** A page of the caller's media: a path with limit/offset, or a page's `next` URL. */
+  listMedia(pageUrl) {
+    return this.request("GET", pageUrl);
+  }
+
+  deleteMedia(id) {
+    return this.request("DELETE", `/api/v2/media/${id}/`);
+  }
+
+  /** `POST /dev/token`: only a server started with `--dev` answers it. */
+  async devToken() {
+    const response = await fetch(this.url("/dev/token"), { method: "POST" });
+    if (!response.ok) throw new ApiError(response.status, await response.json().catch(() => ({})));
+    return (await response.json()).token;
+  }
+}

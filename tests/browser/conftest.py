@@ -1,0 +1,103 @@
+"""Fixtures for the web page: Debian's Chromium driven by Playwright, and servers.
+
+Chromium comes from Debian's ``chromium`` package, installed here if missing
+(Playwright's own browser download cannot work on a closed network). Where it
+cannot be installed the browser tests are skipped, saying why.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.browser.static_origin import StaticOrigin
+from tests.support import LiveServer, settings_for
+
+CHROMIUM = Path("/usr/bin/chromium")
+# without the background-networking flags Chromium's own connections are refused here
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ARTIFACTS = Path(__file__).parent / "artifacts"
+
+
+def _install_chromium() -> str | None:
+    """Install Debian's Chromium if it is missing; the reason it is not there, if any."""
+    if CHROMIUM.exists():
+        return None
+    if shutil.which("apt-get") is None:
+        return "no /usr/bin/chromium and no apt-get to install it"
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for command in (
+        ["apt-get", "update"],
+        ["apt-get", "install", "-y", "chromium", "chromium-driver"],
+    ):
+        result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=900)
+        if result.returncode != 0:
+            tail = (result.stderr or result.stdout).strip().splitlines()[-3:]
+            return f"`{' '.join(command)}` failed: {' / '.join(tail)}"
+    return None if CHROMIUM.exists() else "chromium installed but /usr/bin/chromium is missing"
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Path:
+    reason = _install_chromium()
+    if reason:
+        pytest.skip(f"browser tests need Debian's Chromium: {reason}")
+    return CHROMIUM
+
+
+@pytest.fixture(scope="module")
+def browser(chromium: Path) -> Iterator[Any]:
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    """A fresh browser context (its own localStorage); page errors fail the test."""
+    context = browser.new_context(viewport={"width": 1100, "height": 800})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.set_default_timeout(30_000)
+    yield page
+    context.close()
+    assert not errors, errors
+
+
+@pytest.fixture
+def web_server(tmp_path: Path) -> Iterator[LiveServer]:
+    """The service in dev mode on SQLite + local disk (one backend is enough here)."""
+    live = LiveServer(settings_for(tmp_path / "data", dev=True)).start()
+    yield live
+    live.stop()
+
+
+@pytest.fixture
+def static_origin(tmp_path: Path) -> Iterator[StaticOrigin]:
+    """The same page served by a plain static file server on another port (origin)."""
+    with StaticOrigin(tmp_path / "site") as origin:
+        yield origin
+
+
+@pytest.fixture
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS
