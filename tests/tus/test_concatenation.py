@@ -112,3 +112,14 @@ def _collect(server: LiveServer) -> None:
             await services.close()
 
     asyncio.run(run())
+
+
+def test_a_typed_partial_upload_waits_to_be_joined(tus: Tus):
+    headers = {"Upload-Concat": "partial", "Upload-Metadata": metadata(type="doc")}
+    url = tus.create_url(100, **headers)
+    response = tus.patch(url, 0, b"p" * 100)
+    assert response.status_code == 204, response.text
+    assert "Media-Id" not in response.headers
+    head = tus.head(url)
+    assert head.headers["Upload-Offset"] == "100"
+    assert head.headers["Upload-Concat"] == "partial"

@@ -59,18 +59,21 @@ def test_location_uses_the_configured_public_url(tmp_path):
         live.stop()
 
 
-def test_patches_advance_the_offset_and_a_large_one_is_stored_in_chunks(tus: Tus, server):
+def test_patches_advance_the_offset_and_a_large_one_is_stored_in_chunks(
+    tus: Tus, server: LiveServer
+):
     data = bytes(range(256)) * 2000  # 512000 bytes: one PATCH, three chunk records
     url = tus.create_url(len(data) + 10)
     response = tus.patch(url, 0, data)
     assert response.status_code == 204, response.text
     assert response.headers["Upload-Offset"] == str(len(data))
     assert "Upload-Expires" in response.headers
-    objects = server.chunk_objects(upload_id_of(url))
-    assert len(objects) == 3
-    assert (
-        max(int(o.split("-")[1].split(".")[0]) - int(o.split("-")[0]) + 1 for o in objects) == CHUNK
+    # object names are "<start>-<end>.<random>": pieces of at most one chunk each
+    spans = sorted(
+        tuple(int(n) for n in name.split(".")[0].split("-"))
+        for name in server.chunk_objects(upload_id_of(url))
     )
+    assert spans == [(0, CHUNK - 1), (CHUNK, 2 * CHUNK - 1), (2 * CHUNK, len(data) - 1)]
     assert tus.patch(url, len(data), b"0123456789").headers["Upload-Offset"] == str(len(data) + 10)
 
 
@@ -120,7 +123,6 @@ def test_checksum_verified_over_the_whole_patch(tus: Tus, server: LiveServer):
     data = b"z" * (CHUNK + 5000)
     url = tus.create_url(len(data))
     for algorithm in ("sha1", "md5", "sha256"):
-        digest = hashlib.new(algorithm, data[:1000]).digest()
         offset = int(tus.head(url).headers["Upload-Offset"])
         part = data[offset : offset + 1000]
         digest = hashlib.new(algorithm, part).digest()
@@ -216,3 +218,38 @@ def test_bad_headers_are_400_never_500(tus: Tus):
         == 400
     )
     assert tus.patch(url, 0, b"x" * 11).status_code == 413
+
+
+def test_tus_uploads_count_against_the_open_upload_cap(tmp_path):
+    live = LiveServer(settings_for(tmp_path / "data", max_open_uploads=2)).start()
+    try:
+        client = Tus(live)
+        assert client.create(10).status_code == 201
+        assert client.create(10).status_code == 201
+        response = client.create(10)
+        assert_error(response, 429, "too_many_uploads")
+        assert response.headers["Retry-After"] and response.headers["Tus-Resumable"] == "1.0.0"
+        client.close()
+    finally:
+        live.stop()
+
+
+def test_cors_lets_a_page_send_and_read_the_tus_headers(tus: Tus, server: LiveServer):
+    origin = {"Origin": "https://pages.example.com"}
+    preflight = httpx.options(
+        server.url + TUS,
+        headers={
+            **origin,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization,tus-resumable,upload-length,"
+            "upload-metadata,upload-offset,upload-checksum,upload-concat,x-http-method-override,"
+            "content-type",
+        },
+    )
+    assert preflight.status_code == 200, preflight.text
+    response = tus.create(10, **origin)
+    exposed = {
+        h.strip().lower() for h in response.headers["Access-Control-Expose-Headers"].split(",")
+    }
+    assert {"location", "upload-offset", "upload-length", "upload-expires", "media-id"} <= exposed
+    assert {"tus-resumable", "tus-version", "upload-metadata", "upload-concat"} <= exposed

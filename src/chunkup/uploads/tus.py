@@ -363,7 +363,9 @@ class TusService:
             raise
         state = await writer.finish()
         result = TusUpload(state, current.record, current.part_ids)
-        media_type = current.record.media_type if current.record else None
+        record = current.record
+        # a partial upload waits to be joined: only a whole file completes itself
+        media_type = record.media_type if record and record.concat is None else None
         if media_type and state.offset == state.upload.total:
             md5 = writer.md5_of_whole() or await self._stored_md5(upload_id)
             media = await self.complete(user_id, upload_id, md5, media_type)

@@ -1,0 +1,72 @@
+"""Parsing tus header values: metadata, checksums, concatenation, numbers, kinds."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+from chunkup.errors import (
+    ChecksumAlgorithmUnsupported,
+    InvalidTusHeader,
+    InvalidType,
+    UploadNotFound,
+)
+from chunkup.models import Kind, MediaType
+from chunkup.uploads.tus import Checksum, Concat, kind_of, parse_metadata, parse_number
+
+
+def test_metadata_pairs_decode_and_a_key_may_have_no_value():
+    value = "filename " + base64.b64encode("résumé.pdf".encode()).decode() + ",is_confidential"
+    assert parse_metadata(value) == {"filename": "résumé.pdf", "is_confidential": None}
+    assert parse_metadata(None) == parse_metadata("  ") == {}
+
+
+@pytest.mark.parametrize(
+    "value", ["a b c", "a !!!", "a YQ==,a YQ==", " YQ==", "k/ey YQ==", "x " + "YQ" * 5000]
+)
+def test_malformed_metadata_is_invalid(value: str):
+    with pytest.raises(InvalidTusHeader):
+        parse_metadata(value)
+
+
+def test_checksum_parses_known_algorithms_only():
+    checksum = Checksum.parse("SHA1 " + base64.b64encode(b"\x01" * 20).decode())
+    assert checksum is not None and checksum.algorithm == "sha1"
+    assert checksum.digest == b"\x01" * 20
+    assert Checksum.parse(None) is None
+    with pytest.raises(ChecksumAlgorithmUnsupported):
+        Checksum.parse("crc32 AAAA")
+    with pytest.raises(InvalidTusHeader):
+        Checksum.parse("md5 not-base64!")
+    with pytest.raises(InvalidTusHeader):
+        Checksum.parse("md5")
+
+
+def test_concat_partial_and_final_with_absolute_or_relative_urls():
+    a, b = "a" * 32, "b" * 32
+    assert Concat.parse("partial") == Concat(final=False)
+    final = Concat.parse(f"final;https://x/api/v2/media/tus/{a} /api/v2/media/tus/{b}/")
+    assert final == Concat(final=True, part_ids=(a, b))
+    assert Concat.parse(None) is None
+    for bad in ("sideways", "final;", f"final;/tus/{a} /tus/{a}"):
+        with pytest.raises(InvalidTusHeader):
+            Concat.parse(bad)
+    with pytest.raises(UploadNotFound):
+        Concat.parse("final;/tus/nothing")
+
+
+@pytest.mark.parametrize("value", ["-1", "1.5", "", "0x10", "9" * 19])
+def test_numbers_are_plain_non_negative_integers(value: str):
+    with pytest.raises(InvalidTusHeader):
+        parse_number(value, "Upload-Offset")
+
+
+def test_kind_follows_type_then_filetype():
+    assert kind_of({"type": "eimage"}) == (Kind.IMAGE, MediaType.EIMAGE)
+    assert kind_of({"type": "doc", "filetype": "image/png"}) == (Kind.DOCUMENT, MediaType.DOC)
+    assert kind_of({"filetype": "image/webp"}) == (Kind.IMAGE, None)
+    assert kind_of({"filetype": "application/pdf"}) == (Kind.DOCUMENT, None)
+    assert kind_of({}) == (Kind.DOCUMENT, None)
+    with pytest.raises(InvalidType):
+        kind_of({"type": "video"})
