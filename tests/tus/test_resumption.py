@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import socket
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
@@ -11,7 +14,9 @@ from tests.support import CHUNK, LiveServer, md5_of, noise_image
 from tests.tus.conftest import Tus, metadata, upload_id_of
 
 
-def send_half_and_hang_up(server: LiveServer, url: str, data: bytes, sent: int) -> None:
+def send_half_and_hang_up(
+    server: LiveServer, url: str, data: bytes, sent: int, extra: str = ""
+) -> None:
     """A raw PATCH announcing ``len(data)`` bytes that stops after ``sent`` of them."""
     path = url.split(str(server.port), 1)[1]
     head = (
@@ -21,6 +26,7 @@ def send_half_and_hang_up(server: LiveServer, url: str, data: bytes, sent: int) 
         "Tus-Resumable: 1.0.0\r\n"
         "Upload-Offset: 0\r\n"
         "Content-Type: application/offset+octet-stream\r\n"
+        f"{extra}"
         f"Content-Length: {len(data)}\r\n\r\n"
     ).encode()
     with socket.create_connection(("127.0.0.1", server.port)) as sock:
@@ -58,3 +64,37 @@ def test_a_patch_cut_off_half_way_keeps_its_bytes_and_resumes(tus: Tus, server: 
         assert media.status_code == 201, media.text
 
     assert httpx.get(media.json()["image"]).content == data
+
+
+def test_a_checksummed_patch_cut_off_keeps_nothing(tus: Tus, server: LiveServer):
+    data = b"k" * (CHUNK * 2 + 10)
+    url = tus.create_url(len(data))
+    checksum = "Upload-Checksum: sha1 " + base64.b64encode(hashlib.sha1(data).digest()).decode()
+    send_half_and_hang_up(server, url, data, CHUNK + 100, extra=checksum + "\r\n")
+    deadline = time.monotonic() + 10
+    while server.chunk_objects(upload_id_of(url)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert server.chunk_objects(upload_id_of(url)) == []
+    assert tus.head(url).headers["Upload-Offset"] == "0"
+
+
+def test_racing_patches_at_one_offset_never_interleave(server: LiveServer):
+    first, second = b"A" * (CHUNK * 3), b"B" * (CHUNK * 3)
+    setup = Tus(server)
+    url = setup.create_url(len(first))
+
+    def send(body: bytes) -> int:
+        client = Tus(server)
+        try:
+            return client.patch(url, 0, body).status_code
+        finally:
+            client.close()
+
+    with ThreadPoolExecutor(2) as pool:
+        statuses = sorted(pool.map(send, [first, second]))
+    assert statuses == [204, 409]
+    assert setup.head(url).headers["Upload-Offset"] == str(len(first))
+    upload_id = upload_id_of(url)
+    stored = b"".join(server.read_object(k) for k in server.stored_keys(f"chunks/{upload_id}/"))
+    assert stored in (first, second)  # every byte from one PATCH, none from the other
+    setup.close()
