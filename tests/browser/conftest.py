@@ -39,17 +39,20 @@ def _install_chromium() -> str | None:
     if CHROMIUM.exists():
         return None
     if shutil.which("apt-get") is None:
-        return "no /usr/bin/chromium and no apt-get to install it"
+        return f"no {CHROMIUM} and no apt-get to install it"
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     for command in (
         ["apt-get", "update"],
         ["apt-get", "install", "-y", "chromium", "chromium-driver"],
     ):
-        result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=900)
+        try:
+            result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=900)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            return f"`{' '.join(command)}` failed: {exc}"
         if result.returncode != 0:
             tail = (result.stderr or result.stdout).strip().splitlines()[-3:]
             return f"`{' '.join(command)}` failed: {' / '.join(tail)}"
-    return None if CHROMIUM.exists() else "chromium installed but /usr/bin/chromium is missing"
+    return None if CHROMIUM.exists() else f"chromium installed but {CHROMIUM} is missing"
 
 
 @pytest.fixture(scope="session")

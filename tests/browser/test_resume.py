@@ -1,4 +1,4 @@
-"""Pause, reload, pick the same file again: the page resumes from the server's status."""
+"""Interrupted uploads: retried chunks, pause and resume, and a reload half-way through."""
 
 from __future__ import annotations
 
@@ -17,6 +17,10 @@ LET_THROUGH = 4  # chunk requests that reach the server before the link "goes do
 
 def stored_bytes(ranges: list[list[int]]) -> int:
     return sum(last - first + 1 for first, last in ranges)
+
+
+def covered(ranges: list[list[int]], start: int) -> bool:
+    return any(first <= start <= last for first, last in ranges)
 
 
 def cut_link_after(page: Any, allowed: int) -> None:
@@ -63,7 +67,8 @@ def test_a_paused_upload_resumes_after_a_reload_sending_only_the_missing_chunks(
     assert row.get_attribute("data-resumed") == "true"
     assert row.get_attribute("data-upload-id") == upload_id
     starts = sorted(int(r.headers["content-range"].split()[1].split("-")[0]) for r in sent)
-    assert starts == list(range(LET_THROUGH * CHUNK, size, CHUNK))
+    assert starts == [s for s in range(0, size, CHUNK) if not covered(before["ranges"], s)]
+    assert len(starts) == len(range(0, size, CHUNK)) - LET_THROUGH
     with web_server.client(1) as client:
         after = client.status(upload_id).json()
     assert after["status"] == "completed"
@@ -89,3 +94,34 @@ def test_a_paused_upload_goes_on_when_resumed(page: Any, web_server: LiveServer,
 
     web.wait_uploaded("paused.png")
     assert web.card("paused.png").locator(".dims").inner_text() == "700 × 500"
+
+
+def test_a_chunk_lost_on_the_network_or_answered_503_is_retried(
+    page: Any, web_server: LiveServer, tmp_path: Path
+):
+    photo = tmp_path / "flaky.png"
+    photo.write_bytes(noise_image(400, 300))  # two chunks
+    web = WebPage(page, web_server.url).open()
+    web.sign_in(web_server.token(1))
+    failures = ["network", "503"]
+
+    def fail_second_chunk_twice(route: Any) -> None:
+        if "upload_id" not in (route.request.post_data_buffer or b"").decode("latin-1"):
+            route.continue_()  # the first chunk
+        elif failures:
+            failure = failures.pop(0)
+            if failure == "network":
+                route.abort()
+            else:
+                route.fulfill(status=503, json={"detail": "busy", "code": "storage_unavailable"})
+        else:
+            route.continue_()
+
+    page.route(CHUNK_URL, fail_second_chunk_twice)
+    sent = web.record_chunk_requests()
+    web.pick(photo)
+
+    web.wait_uploaded("flaky.png")
+    assert failures == []
+    assert len(sent) == 2 + 2  # two chunks, the second one sent three times
+    assert web.card("flaky.png").locator(".dims").inner_text() == "400 × 300"
