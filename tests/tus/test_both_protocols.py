@@ -65,3 +65,12 @@ def test_an_upload_of_the_contract_answers_tus_head_and_patch(tus: Tus, server: 
     with server.client(1) as client:
         assert client.http.delete(f"/api/v2/media/upload/{upload_id}/").status_code == 204
     assert tus.head(url).status_code == 404
+
+
+def test_tus_bytes_and_self_completions_show_in_the_metrics(tus: Tus, server: LiveServer):
+    data = noise_image(64, 64)
+    url = tus.create_url(len(data), **{"Upload-Metadata": metadata(type="image")})
+    assert "Media-Id" in tus.patch(url, 0, data).headers
+    text = httpx.get(f"{server.url}/metrics").text
+    assert f"chunkup_chunk_bytes_total {float(len(data))}" in text
+    assert 'chunkup_completions_total{type="image"} 1.0' in text

@@ -112,7 +112,7 @@ async def _append(
     checksum: Checksum | None,
 ) -> TusUpload:
     """The request's body appended at ``offset`` (PATCH, or POST with creation-with-upload)."""
-    return await service.append(
+    updated = await service.append(
         user,
         upload_id,
         offset,
@@ -120,6 +120,15 @@ async def _append(
         declared_length=_content_length(request),
         checksum=checksum,
     )
+    request.app.state.metrics.chunk_bytes.inc(updated.offset - offset)
+    _count_completion(request, updated)
+    return updated
+
+
+def _count_completion(request: Request, upload: TusUpload) -> None:
+    """The server completed the upload itself: count it like a complete call."""
+    if upload.media_id is not None and upload.record is not None and upload.record.media_type:
+        request.app.state.metrics.completions.labels(upload.record.media_type).inc()
 
 
 def _is_offset_stream(request: Request) -> bool:
@@ -194,6 +203,7 @@ async def tus_create(
     if concat is not None and concat.final:
         created = await service.create_final(user, upload_metadata, concat)
         created = await service.complete_final(user, created)
+        _count_completion(request, created)
     else:
         if request.headers.get("upload-defer-length") is not None:
             raise InvalidTusHeader(
