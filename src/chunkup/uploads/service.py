@@ -11,8 +11,11 @@ garbage collection removes them with their upload.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
+from typing import TypeVar
 
 from chunkup.db import Connection, Database
 from chunkup.db import queries as q
@@ -38,6 +41,7 @@ from chunkup.errors import (
 from chunkup.models import Chunk, Kind, Upload, UploadStatus
 from chunkup.settings import Settings
 from chunkup.storage import Storage
+from chunkup.storage.base import BlockingPut
 from chunkup.uploads import keys
 from chunkup.uploads.clock import Clock
 from chunkup.uploads.content_range import ContentRange
@@ -45,6 +49,7 @@ from chunkup.uploads.filenames import sanitize_filename
 from chunkup.uploads.ranges import RangeSet
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 # "the range overlaps, but no stored chunk starts where this one does"
 _NOTHING = Chunk("", -1, -1, "")
 
@@ -54,7 +59,7 @@ class ChunkIn:
     """One chunk as the HTTP layer parsed it."""
 
     kind: Kind
-    data: bytes | bytearray
+    data: bytes | bytearray | memoryview
     content_range: ContentRange
     upload_id: str | None = None
     filename: str | None = None
@@ -141,7 +146,6 @@ class UploadService:
             expires_at=self._expiry(chunk.expires, created=now, now=now),
         )
         key = keys.chunk_key(upload.id, cr.start, cr.end)
-        await self.storage.put(key, chunk.data)
 
         def record(conn: Connection) -> None:
             count, declared = q.open_uploads_of(conn, user_id, now)
@@ -153,7 +157,7 @@ class UploadService:
             q.insert_chunk(conn, Chunk(upload.id, cr.start, cr.end, key))
 
         try:
-            await self.db.write(record)
+            await self._store_then(key, chunk.data, record)
         except TooManyRequests:
             await self.storage.delete(key)
             raise
@@ -168,7 +172,6 @@ class UploadService:
         # Write first, then decide in one transaction; on any refusal the object
         # is ours alone (the transaction rolled back), so it is removed at once.
         key = keys.chunk_key(upload_id, cr.start, cr.end)
-        await self.storage.put(key, chunk.data)
 
         def record(conn: Connection) -> tuple[UploadState, Chunk | None]:
             """Check the chunk against the locked upload; record it unless it repeats."""
@@ -193,7 +196,7 @@ class UploadService:
             return UploadState(upload, ranges), None
 
         try:
-            state, overlapped = await self.db.write(record)
+            state, overlapped = await self._store_then(key, chunk.data, record)
         except (BadRequest, NotFound, Gone):
             await self.storage.delete(key)
             raise
@@ -201,6 +204,19 @@ class UploadService:
             await self.storage.delete(key)
             await self._check_retry(overlapped, chunk, state)
         return state
+
+    async def _store_then(
+        self, key: str, data: bytes | bytearray | memoryview, record: Callable[[Connection], T]
+    ) -> T:
+        """Write the chunk's object, then run ``record`` in a write transaction.
+
+        A blocking store (local disk) writes in the database's own hand-off to
+        a worker thread, right before the transaction: one hop per chunk.
+        """
+        if isinstance(self.storage, BlockingPut):
+            return await self.db.write(record, first=partial(self.storage.put_blocking, key, data))
+        await self.storage.put(key, data)
+        return await self.db.write(record)
 
     async def _check_retry(self, stored: Chunk, chunk: ChunkIn, state: UploadState) -> None:
         """A range that overlaps stored bytes: an exact retry is a no-op, else 409."""
