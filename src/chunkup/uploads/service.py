@@ -101,7 +101,8 @@ def visible_upload(upload: Upload | None, user_id: int, now: datetime) -> Upload
 
 
 def _iso(when: datetime) -> str:
-    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    # isoformat, not strftime: this runs for every chunk's answer, at a third of the cost
+    return when.astimezone(UTC).replace(microsecond=0, tzinfo=None).isoformat() + "Z"
 
 
 class UploadService:
@@ -110,6 +111,8 @@ class UploadService:
         self.storage = storage
         self.settings = settings
         self.clock = clock
+        # looked up once: a runtime Protocol check costs more than the file write's hop
+        self._put_blocking = storage.put_blocking if isinstance(storage, BlockingPut) else None
 
     # -- one chunk -------------------------------------------------------------
 
@@ -213,8 +216,8 @@ class UploadService:
         A blocking store (local disk) writes in the database's own hand-off to
         a worker thread, right before the transaction: one hop per chunk.
         """
-        if isinstance(self.storage, BlockingPut):
-            return await self.db.write(record, first=partial(self.storage.put_blocking, key, data))
+        if self._put_blocking is not None:
+            return await self.db.write(record, first=partial(self._put_blocking, key, data))
         await self.storage.put(key, data)
         return await self.db.write(record)
 

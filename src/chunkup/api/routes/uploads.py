@@ -82,13 +82,38 @@ MAX_COMPLETE_BODY = 16 * 1024
 
 
 def _declared_length(request: Request) -> int | None:
-    value = request.headers.get("content-length")
+    return _parse_length(request.headers.get("content-length"))
+
+
+def _parse_length(value: str | None) -> int | None:
     if value is None:
         return None
     try:
         return int(value)
     except ValueError as exc:
         raise InvalidBody("Content-Length is not a number.") from exc
+
+
+class _ChunkHeaders:
+    """The four headers a chunk request needs, in one pass over the raw list
+    (the first of a repeated header counts, as with Starlette's ``Headers.get``)."""
+
+    __slots__ = ("authorization", "content_length", "content_range", "content_type")
+
+    def __init__(self, raw: list[tuple[bytes, bytes]]) -> None:
+        self.authorization: str | None = None
+        self.content_length: str | None = None
+        self.content_type: str | None = None
+        self.content_range: list[str] = []
+        for name, value in raw:
+            if name == b"authorization" and self.authorization is None:
+                self.authorization = value.decode("latin-1")
+            elif name == b"content-length" and self.content_length is None:
+                self.content_length = value.decode("latin-1")
+            elif name == b"content-type" and self.content_type is None:
+                self.content_type = value.decode("latin-1")
+            elif name == b"content-range":
+                self.content_range.append(value.decode("latin-1"))
 
 
 @router.post(
@@ -109,18 +134,17 @@ async def upload_chunk(request: Request) -> Response:
     is described by hand in ``_CHUNK_OPERATION``.
     """
     services: Services = request.app.state.services
-    headers = request.headers
-    user = await authenticate(services, headers.get("authorization"))
+    headers = _ChunkHeaders(request.scope["headers"])
+    user = await authenticate(services, headers.authorization)
     limit = services.settings.chunk_max_bytes
-    length = _declared_length(request)
+    length = _parse_length(headers.content_length)
     if length is not None and length > max_body_bytes(limit):
         raise PayloadTooLarge()
-    ranges = headers.getlist("content-range")
-    if len(ranges) > 1:
+    if len(headers.content_range) > 1:
         raise InvalidContentRange("Send one Content-Range header, not several.")
-    cr = ContentRange.parse(ranges[0] if ranges else None)
+    cr = ContentRange.parse(headers.content_range[0] if headers.content_range else None)
     form = await read_chunk_form(
-        headers.get("content-type"),
+        headers.content_type,
         request.stream(),
         chunk_limit=limit,
         idle_timeout=services.settings.body_timeout,
