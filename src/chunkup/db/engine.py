@@ -158,7 +158,9 @@ class Database:
 
     async def dispose(self) -> None:
         if self._sync is not None:
-            await asyncio.get_running_loop().run_in_executor(self._writer, self._close_writer)
+            if self._write_conn is not None:
+                loop = asyncio.get_running_loop()
+                await loop.run_in_executor(self._writer, self._close_writer)
             self._writer.shutdown(wait=True)
             self._readers.shutdown(wait=True)
             self._sync.dispose()
