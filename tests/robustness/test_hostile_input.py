@@ -631,7 +631,7 @@ BROKEN_BODIES: dict[str, tuple[str, bytes, bool, set[int]]] = {
         f"multipart/form-data; boundary={BOUNDARY}",
         multipart(_parts(10_000)),
         True,
-        {400},
+        {400, 413},
     ),
     "10000-parts-with-length": (
         f"multipart/form-data; boundary={BOUNDARY}",

@@ -92,8 +92,8 @@ def create_app(
     metrics = Metrics()
     app.state.metrics = metrics
     install_error_handlers(app)
+    app.include_router(uploads.router)  # first: the chunk route is matched most often
     app.include_router(health.router)
-    app.include_router(uploads.router)
     app.include_router(tus.router)
     app.include_router(media.router)
     app.include_router(files.router)

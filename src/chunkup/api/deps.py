@@ -27,19 +27,27 @@ async def get_services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
+async def authenticate(services: Services, authorization: str | None) -> int:
+    """The caller of an ``Authorization: Bearer`` header, charged one request."""
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("Authentication credentials were not provided.")
+    verifier = services.verifier
+    if verifier.blocking:
+        user_id = await asyncio.to_thread(verifier.verify, token.strip())
+    else:
+        user_id = verifier.verify(token.strip())
+    services.rate_limiter.take(user_id)
+    return user_id
+
+
 async def current_user(
     services: ServicesDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> int:
-    if credentials is None or credentials.scheme.lower() != "bearer":
+    if credentials is None:
         raise Unauthorized("Authentication credentials were not provided.")
-    verifier = services.verifier
-    if verifier.blocking:
-        user_id = await asyncio.to_thread(verifier.verify, credentials.credentials)
-    else:
-        user_id = verifier.verify(credentials.credentials)
-    services.rate_limiter.take(user_id)
-    return user_id
+    return await authenticate(services, f"{credentials.scheme} {credentials.credentials}")
 
 
 CurrentUser = Annotated[int, Depends(current_user)]

@@ -9,7 +9,7 @@ through SQLAlchemy's greenlet bridge (``run_sync``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -18,6 +18,7 @@ from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.engine import Connection, RowMapping
 from sqlalchemy.exc import IntegrityError
 
+from chunkup.db.prepared import Prepared
 from chunkup.db.tables import (
     UTCDateTime,
     chunks,
@@ -34,27 +35,36 @@ class Duplicate(Exception):
     """An insert hit a unique key another transaction already holds."""
 
 
-# Built once: composing a statement costs more than running it on SQLite.
+# Built once: composing a statement costs more than running it on SQLite; the
+# per-chunk ones are also compiled once (see prepared.py).
 _UPLOAD = select(uploads).where(uploads.c.id == bindparam("id"))
-_UPLOAD_FOR_UPDATE = _UPLOAD.with_for_update()
-_INSERT_UPLOAD = insert(uploads)
-_OPEN_UPLOADS = select(func.count(), func.sum(uploads.c.total)).where(
-    uploads.c.user_id == bindparam("user_id"),
-    uploads.c.status == bindparam("status"),
-    uploads.c.expires_at > bindparam("now", type_=UTCDateTime),
+_GET_UPLOAD = Prepared(_UPLOAD)
+_GET_UPLOAD_FOR_UPDATE = Prepared(_UPLOAD.with_for_update())
+_UPLOAD_FIELDS = "id user_id kind total filename ranges status created_at expires_at".split()
+_INSERT_UPLOAD = Prepared(
+    insert(uploads).values({name: bindparam(name) for name in _UPLOAD_FIELDS})
 )
-_SAVE_PROGRESS = (
+_OPEN_UPLOADS = Prepared(
+    select(func.count().label("count"), func.sum(uploads.c.total).label("bytes")).where(
+        uploads.c.user_id == bindparam("user_id"),
+        uploads.c.status == bindparam("status"),
+        uploads.c.expires_at > bindparam("now", type_=UTCDateTime),
+    )
+)
+_SAVE_PROGRESS = Prepared(
     update(uploads)
     .where(uploads.c.id == bindparam("b_id"))
     .values(ranges=bindparam("b_ranges"), expires_at=bindparam("b_expires_at"))
 )
-_INSERT_CHUNK = insert(chunks)
-_CHUNK = select(chunks).where(
-    chunks.c.upload_id == bindparam("upload_id"), chunks.c.start_byte == bindparam("start")
+_INSERT_CHUNK = Prepared(insert(chunks).values({c.name: bindparam(c.name) for c in chunks.columns}))
+_CHUNK = Prepared(
+    select(chunks).where(
+        chunks.c.upload_id == bindparam("upload_id"), chunks.c.start_byte == bindparam("start")
+    )
 )
 
 
-def _upload(row: RowMapping) -> Upload:
+def _upload(row: Mapping[str, Any]) -> Upload:
     return Upload(
         id=row["id"],
         user_id=row["user_id"],
@@ -93,8 +103,8 @@ def _media(row: RowMapping) -> Media:
 
 
 def insert_upload(conn: Connection, upload: Upload) -> None:
-    conn.execute(
-        _INSERT_UPLOAD,
+    _INSERT_UPLOAD.run(
+        conn,
         dict(
             id=upload.id,
             user_id=upload.user_id,
@@ -111,24 +121,23 @@ def insert_upload(conn: Connection, upload: Upload) -> None:
 
 def open_uploads_of(conn: Connection, user_id: int, now: datetime) -> tuple[int, int]:
     """How many unfinished, unexpired uploads ``user_id`` has, and their declared bytes."""
-    row = conn.execute(
-        _OPEN_UPLOADS, {"user_id": user_id, "status": UploadStatus.UPLOADING.value, "now": now}
-    ).one()
-    return int(row[0]), int(row[1] or 0)
+    row = _OPEN_UPLOADS.first(
+        conn, {"user_id": user_id, "status": UploadStatus.UPLOADING.value, "now": now}
+    )
+    assert row is not None  # an aggregate has one row
+    return int(row["count"]), int(row["bytes"] or 0)
 
 
 def get_upload(conn: Connection, upload_id: str, *, for_update: bool = False) -> Upload | None:
-    query = _UPLOAD_FOR_UPDATE if for_update else _UPLOAD
-    row = conn.execute(query, {"id": upload_id}).mappings().first()
+    query = _GET_UPLOAD_FOR_UPDATE if for_update else _GET_UPLOAD
+    row = query.first(conn, {"id": upload_id})
     return _upload(row) if row else None
 
 
 def save_upload_progress(
     conn: Connection, upload_id: str, *, ranges: list[list[int]], expires_at: datetime
 ) -> None:
-    conn.execute(
-        _SAVE_PROGRESS, {"b_id": upload_id, "b_ranges": ranges, "b_expires_at": expires_at}
-    )
+    _SAVE_PROGRESS.run(conn, {"b_id": upload_id, "b_ranges": ranges, "b_expires_at": expires_at})
 
 
 def mark_completed(conn: Connection, upload_id: str, *, media_id: int, at: datetime) -> None:
@@ -206,8 +215,8 @@ def live_upload_ids(conn: Connection, ids: Sequence[str]) -> set[str]:
 
 def insert_chunk(conn: Connection, chunk: Chunk) -> None:
     try:
-        conn.execute(
-            _INSERT_CHUNK,
+        _INSERT_CHUNK.run(
+            conn,
             {
                 "upload_id": chunk.upload_id,
                 "start_byte": chunk.start,
@@ -220,15 +229,7 @@ def insert_chunk(conn: Connection, chunk: Chunk) -> None:
 
 
 def get_chunk(conn: Connection, upload_id: str, start: int) -> Chunk | None:
-    row = (
-        (
-            conn.execute(
-                select(chunks).where(chunks.c.upload_id == upload_id, chunks.c.start_byte == start)
-            )
-        )
-        .mappings()
-        .first()
-    )
+    row = _CHUNK.first(conn, {"upload_id": upload_id, "start": start})
     if row is None:
         return None
     return Chunk(upload_id, row["start_byte"], row["end_byte"], row["key"])

@@ -78,6 +78,17 @@ class LocalPaths(Protocol):
 
 
 @runtime_checkable
+class BlockingPut(Protocol):
+    """Optional: a backend whose writes are blocking calls (local files).
+
+    The caller runs ``put_blocking`` in a worker thread of its choosing: the
+    chunk path runs it in the same hand-off as its database transaction.
+    """
+
+    def put_blocking(self, key: str, data: bytes | bytearray | memoryview) -> None: ...
+
+
+@runtime_checkable
 class PresignedUrls(Protocol):
     """Optional: a backend that can hand out time-limited URLs to fetch an object."""
 

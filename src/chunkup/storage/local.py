@@ -58,9 +58,12 @@ class LocalStorage:
     # -- writing ---------------------------------------------------------------
 
     async def put(self, key: str, data: bytes | bytearray | memoryview) -> None:
+        await asyncio.to_thread(self.put_blocking, key, data)
+
+    def put_blocking(self, key: str, data: bytes | bytearray | memoryview) -> None:
         path = self.local_path(key)
         try:
-            await asyncio.to_thread(self._put, path, data)
+            self._put(path, data)
         except OSError as exc:
             raise _translate(exc) from exc
 

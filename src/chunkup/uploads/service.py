@@ -14,6 +14,8 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
+from typing import TypeVar
 
 from chunkup.db import Connection, Database
 from chunkup.db import queries as q
@@ -41,6 +43,7 @@ from chunkup.errors import (
 from chunkup.models import Chunk, Kind, Upload, UploadStatus
 from chunkup.settings import Settings
 from chunkup.storage import Storage
+from chunkup.storage.base import BlockingPut
 from chunkup.uploads import keys
 from chunkup.uploads.clock import Clock
 from chunkup.uploads.content_range import ContentRange
@@ -48,6 +51,7 @@ from chunkup.uploads.filenames import sanitize_filename
 from chunkup.uploads.ranges import RangeSet
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 # "the range overlaps, but no stored chunk starts where this one does"
 _NOTHING = Chunk("", -1, -1, "")
 
@@ -57,7 +61,7 @@ class ChunkIn:
     """One chunk as the HTTP layer parsed it."""
 
     kind: Kind
-    data: bytes | bytearray
+    data: bytes | bytearray | memoryview
     content_range: ContentRange
     upload_id: str | None = None
     filename: str | None = None
@@ -99,7 +103,8 @@ def visible_upload(upload: Upload | None, user_id: int, now: datetime) -> Upload
 
 
 def _iso(when: datetime) -> str:
-    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    # isoformat, not strftime: this runs for every chunk's answer, at a third of the cost
+    return when.astimezone(UTC).replace(microsecond=0, tzinfo=None).isoformat() + "Z"
 
 
 class UploadService:
@@ -108,6 +113,8 @@ class UploadService:
         self.storage = storage
         self.settings = settings
         self.clock = clock
+        # looked up once: a runtime Protocol check costs more than the file write's hop
+        self._put_blocking = storage.put_blocking if isinstance(storage, BlockingPut) else None
 
     # -- one chunk -------------------------------------------------------------
 
@@ -144,7 +151,6 @@ class UploadService:
             expires_at=self._expiry(chunk.expires, created=now, now=now),
         )
         key = keys.chunk_key(upload.id, cr.start, cr.end)
-        await self.storage.put(key, chunk.data)
 
         def record(conn: Connection) -> None:
             count, declared = q.open_uploads_of(conn, user_id, now)
@@ -156,7 +162,7 @@ class UploadService:
             q.insert_chunk(conn, Chunk(upload.id, cr.start, cr.end, key))
 
         try:
-            await self.db.write(record)
+            await self._store_then(key, chunk.data, record)
         except TooManyRequests:
             await self.storage.delete(key)
             raise
@@ -171,7 +177,6 @@ class UploadService:
         # Write first, then decide in one transaction; on any refusal the object
         # is ours alone (the transaction rolled back), so it is removed at once.
         key = keys.chunk_key(upload_id, cr.start, cr.end)
-        await self.storage.put(key, chunk.data)
 
         def record(conn: Connection) -> tuple[UploadState, Chunk | None]:
             """Check the chunk against the locked upload; record it unless it repeats."""
@@ -196,7 +201,7 @@ class UploadService:
             return UploadState(upload, ranges), None
 
         try:
-            state, overlapped = await self.db.write(record)
+            state, overlapped = await self._store_then(key, chunk.data, record)
         except (BadRequest, NotFound, Gone):
             await self.storage.delete(key)
             raise
@@ -204,6 +209,19 @@ class UploadService:
             await self.storage.delete(key)
             await self._check_retry(overlapped, chunk, state)
         return state
+
+    async def _store_then(
+        self, key: str, data: bytes | bytearray | memoryview, record: Callable[[Connection], T]
+    ) -> T:
+        """Write the chunk's object, then run ``record`` in a write transaction.
+
+        A blocking store (local disk) writes in the database's own hand-off to
+        a worker thread, right before the transaction: one hop per chunk.
+        """
+        if self._put_blocking is not None:
+            return await self.db.write(record, first=partial(self._put_blocking, key, data))
+        await self.storage.put(key, data)
+        return await self.db.write(record)
 
     async def _check_retry(self, stored: Chunk, chunk: ChunkIn, state: UploadState) -> None:
         """A range that overlaps stored bytes: an exact retry is a no-op, else 409."""
