@@ -81,6 +81,7 @@ def serve(
     from chunkup.api import create_app
     from chunkup.api.observability import configure_logging
     from chunkup.api.protocol import uvicorn_options
+    from chunkup.memory import tune_malloc
 
     settings = _settings(
         host=host,
@@ -95,6 +96,7 @@ def serve(
         dev=dev or None,
     )
     configure_logging(settings.log_level, settings.log_format)
+    tune_malloc()  # this process serves when --workers is 1
     server_options: dict[str, Any] = {
         "host": settings.host,
         "port": settings.port,

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
+from chunkup import media
 from chunkup.auth import TokenVerifier
 from chunkup.db import Database
 from chunkup.settings import Settings
@@ -37,6 +39,7 @@ class Services:
         if settings.migrate_on_start:
             await db.migrate()
         storage = storage or open_storage(settings.resolved_storage_url, fsync=settings.fsync)
+        await asyncio.to_thread(media.preload)
         return cls(
             settings=settings,
             db=db,

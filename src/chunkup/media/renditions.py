@@ -20,6 +20,9 @@ log = logging.getLogger(__name__)
 THUMBNAIL_SIDE = 400
 PREVIEW_SIDE = 1024
 WEBP_QUALITY = 80
+# libwebp's effort, 0-6: 2 encodes a page preview in half the time of the default
+# 4, for files a few per cent larger (measured on a 1024 px PDF page)
+WEBP_EFFORT = 2
 
 _TRANSPOSE = {
     2: Image.Transpose.FLIP_LEFT_RIGHT,
@@ -71,7 +74,7 @@ def rendition(
     if orientation in _TRANSPOSE:
         picture = picture.transpose(_TRANSPOSE[orientation])
     buffer = io.BytesIO()
-    picture.save(buffer, "WEBP", quality=WEBP_QUALITY, method=4)
+    picture.save(buffer, "WEBP", quality=WEBP_QUALITY, method=WEBP_EFFORT)
     return Rendition(buffer.getvalue(), *picture.size, dominant_color(picture))
 
 
