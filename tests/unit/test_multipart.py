@@ -1,4 +1,4 @@
-"""The streaming multipart reader of chunk requests, on hand-made bodies."""
+"""The multipart reader of chunk requests, on hand-made bodies."""
 
 from __future__ import annotations
 
@@ -120,3 +120,40 @@ def test_a_body_that_stalls_is_cut_off_with_request_timeout():
 
     with pytest.raises(RequestTimeout):
         asyncio.run(run())
+
+
+def test_preamble_and_epilogue_around_the_parts_are_ignored():
+    data = b"preamble text\r\n" + body(part("image", b"abc", "a.png")) + b"epilogue"
+    form = read(data)
+    assert bytes(form.data) == b"abc"
+
+
+def test_boundary_text_inside_the_file_is_data_unless_it_starts_a_line():
+    inner = f"x--{BOUNDARY}y\n--{BOUNDARY}".encode()
+    form = read(body(part("image", inner, "a.png")))
+    assert bytes(form.data) == inner
+
+
+def test_body_split_anywhere_gives_the_same_form():
+    data = body(part("upload_id", b"u1"), part("document", bytes(range(256)) * 3, "d.bin"))
+    whole = read(data)
+    for size in (1, 2, 3, 17, 64):
+        form = asyncio.run(read_chunk_form(CONTENT_TYPE, pieces(data, size), chunk_limit=1000))
+        assert bytes(form.data) == bytes(whole.data) and form.fields == {"upload_id": "u1"}
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [b"", b"Content-Disposition form-data\r\n", b"Bad Name: 1\r\n"],
+    ids=["no-headers", "no-colon", "space-in-name"],
+)
+def test_a_part_without_a_well_formed_disposition_is_invalid(headers: bytes):
+    data = f"--{BOUNDARY}\r\n".encode() + headers + b"\r\nabc\r\n" + f"--{BOUNDARY}--".encode()
+    with pytest.raises(InvalidBody):
+        read(data)
+
+
+def test_a_broken_boundary_line_is_invalid():
+    data = f"--{BOUNDARY}garbage\r\n".encode() + part("image", b"x")[len(BOUNDARY) + 4 :]
+    with pytest.raises(InvalidBody):
+        read(data + f"--{BOUNDARY}--".encode())
