@@ -381,7 +381,7 @@ def insert_chunks(conn: Connection, records: Sequence[Chunk]) -> None:
         return
     try:
         conn.execute(
-            _INSERT_CHUNK,
+            _INSERT_CHUNK.statement,
             [
                 {"upload_id": c.upload_id, "start_byte": c.start, "end_byte": c.end, "key": c.key}
                 for c in records

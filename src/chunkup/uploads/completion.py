@@ -85,13 +85,24 @@ class CompletionService:
     async def complete(
         self, user_id: int, upload_id: str | None, md5: str | None, type_: str | None
     ) -> Media:
+        """The contract's complete call: the client's MD5 must match the bytes."""
         if not upload_id:
             raise FieldRequired("'upload_id' is required.", field="upload_id")
         digest = parse_md5(md5)
         media_type = parse_media_type(type_)
         if not keys.is_upload_id(upload_id):
             raise UploadNotFound()
-        job = (user_id, upload_id, digest, media_type.value if media_type else "")
+        return await self._once(user_id, upload_id, digest, media_type)
+
+    async def complete_unchecked(self, user_id: int, upload_id: str, type_: str) -> Media:
+        """Complete with no client MD5 to compare: tus carries none (its checksums
+        cover each PATCH), so the bytes are not read a second time to make one up."""
+        return await self._once(user_id, upload_id, None, parse_media_type(type_))
+
+    async def _once(
+        self, user_id: int, upload_id: str, digest: str | None, media_type: MediaType | None
+    ) -> Media:
+        job = (user_id, upload_id, digest or "", media_type.value if media_type else "")
         task = self._running.get(job)
         if task is None:
             task = asyncio.ensure_future(self._complete(user_id, upload_id, digest, media_type))
@@ -101,7 +112,7 @@ class CompletionService:
         return await asyncio.shield(task)
 
     async def _complete(
-        self, user_id: int, upload_id: str, md5: str, requested: MediaType | None
+        self, user_id: int, upload_id: str, md5: str | None, requested: MediaType | None
     ) -> Media:
         now = self.clock()
 
@@ -137,7 +148,12 @@ class CompletionService:
             await self.db.write(lambda conn: q.remove_pending_file(conn, token))
 
     async def _assemble_and_publish(
-        self, upload: Upload, chunks: list[Chunk], md5: str, media_type: MediaType, token: str
+        self,
+        upload: Upload,
+        chunks: list[Chunk],
+        md5: str | None,
+        media_type: MediaType,
+        token: str,
     ) -> Media:
         head = await self._head(chunks[0].key)
         extension = _extension(sniff(head))
@@ -147,7 +163,7 @@ class CompletionService:
         published = False
         try:
             size = await self._compose(upload, chunks, file_key, hasher.update)
-            if hasher.hexdigest() != md5:
+            if md5 is not None and hasher.hexdigest() != md5:
                 raise Md5Mismatch(
                     "The MD5 of the uploaded bytes differs from the one given; "
                     "the upload is kept, complete it again with the right MD5."

@@ -367,31 +367,20 @@ class TusService:
         # a partial upload waits to be joined: only a whole file completes itself
         media_type = record.media_type if record and record.concat is None else None
         if media_type and state.offset == state.upload.total:
-            md5 = writer.md5_of_whole() or await self._stored_md5(upload_id)
-            media = await self.complete(user_id, upload_id, md5, media_type)
+            media = await self.complete(user_id, upload_id, media_type)
             result.media_id = media.id
         return result
 
-    async def complete(self, user_id: int, upload_id: str, md5: str, media_type: str) -> Media:
-        return await self.services.completion.complete(user_id, upload_id, md5, media_type)
+    async def complete(self, user_id: int, upload_id: str, media_type: str) -> Media:
+        return await self.services.completion.complete_unchecked(user_id, upload_id, media_type)
 
     async def complete_final(self, user_id: int, created: TusUpload) -> TusUpload:
         """A final upload is whole when it is made: complete it if its metadata names a type."""
         media_type = created.record.media_type if created.record else None
         if media_type:
-            md5 = await self._stored_md5(created.upload.id)
-            media = await self.complete(user_id, created.upload.id, md5, media_type)
+            media = await self.complete(user_id, created.upload.id, media_type)
             created.media_id = media.id
         return created
-
-    async def _stored_md5(self, upload_id: str) -> str:
-        """The MD5 of the stored bytes, when no single PATCH saw them all."""
-        chunks = await self.services.db.read(lambda conn: q.list_chunks(conn, upload_id))
-        hasher = hashlib.md5()
-        for chunk in chunks:
-            async for block in self.services.storage.read(chunk.key):
-                hasher.update(block)
-        return hasher.hexdigest()
 
     # -- DELETE --------------------------------------------------------------
 
@@ -439,8 +428,6 @@ class _PieceWriter:
         self.received = 0
         self.checksum = checksum
         self.check = checksum.hasher() if checksum else None
-        # a body that carries the whole upload gets its MD5 here, for completion
-        self.md5 = hashlib.md5() if offset == 0 else None
         self.unrecorded: list[Chunk] = []  # stored, waiting for the checksum
         self.state: UploadState | None = None
 
@@ -450,8 +437,6 @@ class _PieceWriter:
             raise UploadTooLarge(f"Only {remaining} bytes of this upload remain.")
         if self.check is not None:
             self.check.update(block)
-        if self.md5 is not None:
-            self.md5.update(block)
         view = memoryview(block)
         while view:
             take = min(self.limit - len(self.buffer), len(view))
@@ -502,8 +487,3 @@ class _PieceWriter:
             await self.tus.services.storage.delete(piece.key)
         self.unrecorded = []
         self.buffer = bytearray()
-
-    def md5_of_whole(self) -> str | None:
-        if self.md5 is None or self.start != 0 or self.cursor != self.upload.total:
-            return None
-        return self.md5.hexdigest()
