@@ -108,3 +108,19 @@ def test_docs_page_answers_200(server: LiveServer):
         response = http.get("/docs")
     assert response.status_code == 200
     assert "text/html" in response.headers["content-type"]
+
+
+@content_test
+def test_routes_put_on_the_app_document_as_included_routers_would():
+    from fastapi import FastAPI
+
+    from chunkup.api.app import create_app
+    from chunkup.api.routes import files, health, media, tus, uploads
+
+    app = create_app()
+    reference = FastAPI(title=app.title, version=app.version, summary=app.summary)
+    for router in (uploads.router, health.router, tus.router, media.router, files.router):
+        reference.include_router(router)
+    ours, theirs = app.openapi(), reference.openapi()
+    assert ours["paths"] == theirs["paths"]
+    assert ours["components"] == theirs["components"]
