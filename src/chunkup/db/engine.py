@@ -20,6 +20,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -28,6 +29,7 @@ from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from chunkup.db.writer import BatchedWriter
 from chunkup.errors import DatabaseUnavailable
 
 log = logging.getLogger(__name__)
@@ -78,7 +80,7 @@ class Database:
         self._async: AsyncEngine | None = None
         if self.is_sqlite:
             self._sync = _sqlite_engine(url)
-            self._writer = ThreadPoolExecutor(1, thread_name_prefix="chunkup-db-write")
+            self._writer = BatchedWriter("chunkup-db-write")
             self._write_conn: Connection | None = None
             self._readers = ThreadPoolExecutor(4, thread_name_prefix="chunkup-db-read")
         else:
@@ -93,8 +95,7 @@ class Database:
 
         ``first``, a blocking call (a chunk's file write), runs before the
         transaction begins; on SQLite in the same worker thread, so a chunk
-        costs one hand-off between threads, not two (each cost about 0.3 ms of
-        CPU on a busy 2-core machine, more than the transaction itself).
+        costs one hand-off between threads, not two (see ``writer.py``).
         """
         if first is not None and self._sync is None:
             await asyncio.to_thread(first)
@@ -117,7 +118,7 @@ class Database:
                 loop = asyncio.get_running_loop()
                 if readonly:
                     return await loop.run_in_executor(self._readers, self._read_sync, work)
-                return await loop.run_in_executor(self._writer, self._write_sync, work, first)
+                return await self._writer.submit(partial(self._write_sync, work, first))
             assert self._async is not None
             async with self._async.begin() as conn:
                 return await conn.run_sync(work)
@@ -159,9 +160,8 @@ class Database:
     async def dispose(self) -> None:
         if self._sync is not None:
             if self._write_conn is not None:
-                loop = asyncio.get_running_loop()
-                await loop.run_in_executor(self._writer, self._close_writer)
-            self._writer.shutdown(wait=True)
+                await self._writer.submit(self._close_writer)
+            self._writer.shutdown()
             self._readers.shutdown(wait=True)
             self._sync.dispose()
         if self._async is not None:
