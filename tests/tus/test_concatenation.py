@@ -71,6 +71,9 @@ def test_the_final_upload_is_completed_with_the_contract_and_gc_keeps_its_parts(
     # the partials are done: neither more bytes nor an abort can take their objects away
     assert_error(tus.http.delete(urls[0]), 400, "upload_completed")
     assert tus.patch(urls[1], 0, b"x").status_code == 400
+    with server.client(1) as client:
+        joined = client.complete(upload_id_of(urls[2]), md5_of(data), "doc")
+    assert_error(joined, 400, "upload_completed")  # the final is the one to complete
 
     # two hours on, past the orphan sweep's grace: the final still needs the parts' objects
     server.clock.advance(timedelta(hours=2))

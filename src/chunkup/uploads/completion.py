@@ -34,6 +34,7 @@ from chunkup.errors import (
     Md5Mismatch,
     MediaNotFound,
     StorageUnavailable,
+    UploadCompleted,
     UploadExpired,
     UploadIncomplete,
     UploadNotFound,
@@ -276,6 +277,8 @@ class CompletionService:
     def _existing(conn: Connection, upload: Upload, user_id: int) -> Media:
         if upload.user_id != user_id:
             raise UploadNotFound()
+        if upload.media_id is None:  # a tus partial upload, joined into a final one
+            raise UploadCompleted("This upload was joined into a tus final upload; complete that.")
         media = q.get_media_by_upload(conn, upload.id)
         if media is None:
             raise MediaNotFound("The upload was completed, but its media has been deleted.")
