@@ -12,7 +12,9 @@ import hashlib
 import io
 import os
 import re
+import shutil
 import socket
+import subprocess
 import threading
 import time
 from dataclasses import dataclass, field
@@ -302,7 +304,6 @@ class ServerProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> ServerProcess:
-        import subprocess
         import sys
 
         self.log = open(self.cwd / f"server-{self.port}.log", "wb")  # noqa: SIM115
@@ -329,3 +330,21 @@ class ServerProcess:
             self.process.terminate()
             self.process.wait(timeout=30)
         self.log.close()
+
+
+NODE_DIR = Path(__file__).resolve().parent / "node"
+
+
+def node_packages(package: str) -> Path:
+    """``tests/node`` with its locked npm packages installed (``npm ci`` once);
+    ``package`` is one of them, checked to decide whether to install."""
+    if not (NODE_DIR / "node_modules" / package).is_dir():
+        npm = shutil.which("npm")
+        assert npm, "node is installed but npm is not"
+        subprocess.run(
+            [npm, "ci", "--prefix", str(NODE_DIR), "--no-audit", "--no-fund"],
+            check=True,
+            capture_output=True,
+            timeout=300,
+        )
+    return NODE_DIR

@@ -15,9 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support import LiveServer, noise_image, pdf_document
+from tests.support import NODE_DIR, LiveServer, node_packages, noise_image, pdf_document
 
-NODE_DIR = Path(__file__).resolve().parent.parent / "node"
 pytestmark = [
     pytest.mark.node,
     pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed"),
@@ -26,15 +25,7 @@ pytestmark = [
 
 @pytest.fixture(scope="session")
 def node_client() -> Path:
-    if not (NODE_DIR / "node_modules" / "@selfcommunity" / "api-services").is_dir():
-        npm = shutil.which("npm")
-        assert npm, "node is installed but npm is not"
-        subprocess.run(
-            [npm, "ci", "--prefix", str(NODE_DIR), "--no-audit", "--no-fund"],
-            check=True,
-            capture_output=True,
-            timeout=300,
-        )
+    node_packages("@selfcommunity/api-services")
     return NODE_DIR / "selfcommunity_upload.mjs"
 
 

@@ -10,9 +10,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support import LiveServer, noise_image, pdf_document
+from tests.support import NODE_DIR, LiveServer, node_packages, noise_image, pdf_document
 
-NODE_DIR = Path(__file__).resolve().parent.parent / "node"
 SCRIPT = NODE_DIR / "tus_upload.mjs"
 pytestmark = [
     pytest.mark.node,
@@ -22,15 +21,7 @@ pytestmark = [
 
 @pytest.fixture(scope="session")
 def tus_js_client() -> Path:
-    if not (NODE_DIR / "node_modules" / "tus-js-client").is_dir():
-        npm = shutil.which("npm")
-        assert npm, "node is installed but npm is not"
-        subprocess.run(
-            [npm, "ci", "--prefix", str(NODE_DIR), "--no-audit", "--no-fund"],
-            check=True,
-            capture_output=True,
-            timeout=300,
-        )
+    node_packages("tus-js-client")
     return SCRIPT
 
 
