@@ -1,8 +1,10 @@
-"""Statements run on SQLite's own cursor give what SQLAlchemy would."""
+"""The SQLite database: statements on its own cursor, the one writer, background checkpoints."""
 
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -83,3 +85,58 @@ def test_work_after_a_blocking_first_step_runs_in_the_same_write(db: Database, t
 
     asyncio.run(db.write(record, first=marker.touch))
     assert asyncio.run(db.read(lambda conn: q.get_upload(conn, upload.id))) is not None
+
+
+def test_the_wal_is_checkpointed_in_the_background_not_in_a_commit(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+):
+    from chunkup.db import engine
+
+    checkpoints: list[str] = []
+    checkpoint = db._checkpoint
+
+    def counted() -> None:
+        checkpoints.append(threading.current_thread().name)
+        checkpoint()
+
+    monkeypatch.setattr(db, "_checkpoint", counted)
+    upload = _upload()
+    asyncio.run(db.write(lambda conn: q.insert_upload(conn, upload)))
+
+    async def many_writes() -> int:
+        for n in range(engine.CHECKPOINT_EVERY):
+            await db.write(lambda conn, n=n: q.insert_chunk(conn, Chunk(upload.id, n, n, "k")))
+        return await db.write(
+            lambda conn: conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar()
+        )
+
+    assert asyncio.run(many_writes()) == 0  # SQLite never checkpoints inside a commit
+    db._checkpointer.submit(lambda: None).result()  # the one queued has run
+    assert checkpoints and all(name.startswith("chunkup-db-checkpoint") for name in checkpoints)
+
+
+def test_two_writers_on_one_file_take_turns_at_the_lock(tmp_path: Path):
+    """As two worker processes do: the second waits (in short steps) for the first's commit."""
+    first, second = (Database(f"sqlite:///{tmp_path}/shared.db") for _ in range(2))
+    asyncio.run(first.migrate())
+    holding = threading.Event()
+
+    def slow(conn) -> None:
+        q.insert_upload(conn, _upload("a" * 32))
+        holding.set()
+        time.sleep(0.3)  # the write lock is held meanwhile
+
+    async def race() -> int | None:
+        held = asyncio.ensure_future(first.write(slow))
+        await asyncio.to_thread(holding.wait, 5)
+        await second.write(lambda conn: q.insert_upload(conn, _upload("b" * 32)))
+        await held
+        return await second.write(lambda conn: conn.exec_driver_sql("PRAGMA busy_timeout").scalar())
+
+    try:
+        assert asyncio.run(race()) == 0  # the writer waits in Python, not in SQLite
+        for upload_id in ("a" * 32, "b" * 32):
+            assert asyncio.run(second.read(lambda conn, i=upload_id: q.get_upload(conn, i)))
+    finally:
+        asyncio.run(first.dispose())
+        asyncio.run(second.dispose())
