@@ -20,10 +20,11 @@ class FailingStorage(LocalStorage):
 
     failing = False
 
-    async def put(self, key: str, data: bytes | bytearray | memoryview) -> None:
+    def put_blocking(self, key: str, data: bytes | bytearray | memoryview) -> None:
+        # every write comes here: the chunk path's own hand-off and ``put``
         if self.failing:
             raise StorageUnavailable("Storage write failed: No space left on device.")
-        await super().put(key, data)
+        super().put_blocking(key, data)
 
 
 @pytest.fixture
