@@ -109,7 +109,8 @@ def serve(
     if settings.dev:
         console.print("dev mode: the page at / hands out tokens for user 1 to anyone")
     if settings.workers == 1:
-        uvicorn.Server(uvicorn.Config(create_app(settings), **server_options)).run()
+        app = create_app(settings, serving_process=True)
+        uvicorn.Server(uvicorn.Config(app, **server_options)).run()
         return
     # worker processes build their app from the environment: hand the settings down
     os.environ.update(settings.as_environment())

@@ -1,4 +1,4 @@
-"""Process-wide allocator settings for a server worker.
+"""Process-wide memory settings for a server worker: the allocator and the collector.
 
 glibc gives threads that allocate their own arenas (up to eight per core) and
 raises its mmap threshold each time a large block is freed, so chunk bodies of
@@ -12,6 +12,7 @@ held it near 150 MB.
 from __future__ import annotations
 
 import ctypes
+import gc
 import logging
 
 log = logging.getLogger(__name__)
@@ -29,3 +30,17 @@ def tune_malloc() -> bool:
         log.debug("no mallopt here; allocator left as it is")
         return False
     return bool(mallopt(M_ARENA_MAX, ARENAS)) and bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD))
+
+
+def freeze_startup_objects() -> None:
+    """Put everything alive after start-up out of the cyclic collector's way.
+
+    A worker holds about 110 000 objects once started (modules, SQLAlchemy,
+    FastAPI, pydantic); a full collection walks them all, 60-70 ms here, and
+    every request in flight waits it out: the tail of chunk latency. Frozen
+    (``gc.freeze``), they are skipped; what requests allocate later is collected
+    as before. Only for a serving process: a test process that starts many apps
+    would keep each one's cycles forever.
+    """
+    gc.collect()
+    gc.freeze()

@@ -1,4 +1,4 @@
-"""Local-disk specifics: assembly with and without the kernel's copy, allocator settings."""
+"""Local-disk specifics: assembly with and without the kernel's copy."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 from chunkup.errors import StorageUnavailable
-from chunkup.memory import tune_malloc
 from chunkup.storage import local
 from chunkup.storage.local import LocalStorage
 
@@ -56,7 +55,3 @@ async def test_a_failed_compose_leaves_no_partial_file(
     with pytest.raises(StorageUnavailable):
         await store.compose(["chunks/u/0"], "media/t/f.bin", lambda block: None)
     assert not [path for path in (tmp_path / "media").rglob("*") if path.is_file()]
-
-
-def test_allocator_settings_apply_on_glibc() -> None:
-    assert tune_malloc() is (os.confstr("CS_GNU_LIBC_VERSION") is not None)

@@ -16,6 +16,7 @@ from chunkup.api.errors import install_error_handlers
 from chunkup.api.observability import Metrics, RequestContext
 from chunkup.api.routes import files, health, media, tus, uploads
 from chunkup.api.routes.web import install_web_page
+from chunkup.memory import freeze_startup_objects, tune_malloc
 from chunkup.services import Services
 from chunkup.settings import Settings
 from chunkup.storage import Storage
@@ -77,14 +78,22 @@ def _add_routes(app: FastAPI, router: APIRouter) -> None:
 
 
 def create_app(
-    settings: Settings | None = None, *, clock: Clock = utcnow, storage: Storage | None = None
+    settings: Settings | None = None,
+    *,
+    clock: Clock = utcnow,
+    storage: Storage | None = None,
+    serving_process: bool = False,
 ) -> FastAPI:
+    """The app; ``serving_process`` when it is the one app of this process
+    (``chunkup serve``), which then freezes its start-up objects for the collector."""
     settings = settings or Settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services = await Services.start(settings, clock=clock, storage=storage)
         app.state.services = services
+        if serving_process:
+            freeze_startup_objects()
         collector = asyncio.create_task(_collect_garbage_forever(services))
         try:
             yield
@@ -122,9 +131,8 @@ def create_app(
 def create_worker_app() -> FastAPI:
     """The app of one worker process of ``chunkup serve --workers N`` (settings from env)."""
     from chunkup.api.observability import configure_logging
-    from chunkup.memory import tune_malloc
 
     tune_malloc()
     settings = Settings()
     configure_logging(settings.log_level, settings.log_format)
-    return create_app(settings)
+    return create_app(settings, serving_process=True)
