@@ -27,7 +27,6 @@ import hashlib
 import json
 import math
 import resource
-import signal
 import subprocess
 import sys
 import time
@@ -499,12 +498,7 @@ async def run(spec: dict) -> dict:
         account("complete", middle, snapshot(False))
         if recorder is not None:
             await asyncio.sleep(0.1)
-            recorder.send_signal(signal.SIGINT)
-            try:
-                recorder.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                recorder.kill()
-                recorder.wait(timeout=10)
+            procs.stop_recorder(recorder)
 
     memory = procs.memory(server).as_dict()
     # cleanup, outside every measurement: completed media deleted, open uploads aborted

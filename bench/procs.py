@@ -8,6 +8,8 @@ standard library.
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
 from dataclasses import dataclass
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -124,3 +126,13 @@ def machine_busy_seconds() -> float:
     # user nice system idle iowait irq softirq steal (guest time is already in user)
     busy = sum(ticks[:8]) - ticks[3] - ticks[4]
     return busy / CLOCK_TICKS
+
+
+def stop_recorder(recorder: subprocess.Popen) -> None:
+    """Stop py-spy so that it writes its samples (SIGINT), killing it if it will not."""
+    recorder.send_signal(signal.SIGINT)
+    try:
+        recorder.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        recorder.kill()
+        recorder.wait(timeout=10)

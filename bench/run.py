@@ -62,21 +62,14 @@ def free_port() -> int:
 
 def source_state() -> dict:
     """The commit measured, and whether src/ had uncommitted changes."""
+
+    def git(*args: str) -> str:
+        run = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, timeout=10)
+        return run.stdout.strip()
+
     try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=10,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "src"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=10,
-        ).stdout.strip()
+        commit = git("rev-parse", "--short", "HEAD")
+        dirty = git("status", "--porcelain", "src")
     except (OSError, subprocess.SubprocessError):
         return {}
     return {"commit": commit, "src_uncommitted_changes": len(dirty.splitlines())}
@@ -728,12 +721,7 @@ class Bench:
         began = time.perf_counter()
         result = self.load(server, spec, scenario=None)
         seconds = time.perf_counter() - began
-        recorder.send_signal(signal.SIGINT)
-        try:
-            recorder.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            recorder.kill()
-            recorder.wait(timeout=10)
+        procs.stop_recorder(recorder)
         self.profiles["chunks"] = {
             "what": "16 uploads x 60 chunks of a 50 MiB document, no completion; "
             "samples of the thread holding the GIL",

@@ -11,7 +11,6 @@ other than the contract's are skipped; parts and header lines are capped.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
@@ -22,9 +21,9 @@ from chunkup.errors import (
     FilePartRequired,
     InvalidBody,
     PayloadTooLarge,
-    RequestTimeout,
 )
 from chunkup.models import Kind
+from chunkup.uploads.idle import pieces_within
 
 FILE_FIELDS = {"image": Kind.IMAGE, "document": Kind.DOCUMENT}
 TEXT_FIELDS = frozenset({"upload_id", "expires", "offset"})
@@ -167,60 +166,13 @@ def _take_part(
         form.fields[name] = raw.decode("utf-8", "replace").strip()
 
 
-class _IdleDeadline:
-    """Cancel the reading task once ``idle`` seconds pass without a new piece.
-
-    One timer per idle period, checked when it fires, rather than a timer
-    moved for every piece (re-arming cost as much CPU as finding the boundary).
-    """
-
-    def __init__(self, idle: float) -> None:
-        self.idle = idle
-        self.loop = asyncio.get_running_loop()
-        self.last = self.loop.time()
-        self.expired = False
-        task = asyncio.current_task()
-        assert task is not None
-        self.task = task
-        self._cancelling = task.cancelling()
-        self._timer = self.loop.call_at(self.last + idle, self._check)
-
-    def progress(self) -> None:
-        self.last = self.loop.time()
-
-    def _check(self) -> None:
-        due = self.last + self.idle
-        if self.loop.time() < due:
-            self._timer = self.loop.call_at(due, self._check)
-            return
-        self.expired = True
-        self.task.cancel()
-
-    def stop(self) -> None:
-        self._timer.cancel()
-
-    def fired(self) -> bool:
-        """Whether a cancellation is this deadline's (which it then takes back)."""
-        return self.expired and self.task.uncancel() <= self._cancelling
-
-
 async def _collect(body: AsyncIterator[bytes], *, limit: int, idle_timeout: float) -> bytearray:
-    """The whole body, at most ``limit`` bytes; a client that stalls for longer
-    than ``idle_timeout`` between two pieces is cut off with ``RequestTimeout``."""
+    """The whole body, at most ``limit`` bytes, cut off if it stalls (``pieces_within``)."""
     received = bytearray()
-    deadline = _IdleDeadline(idle_timeout)
-    try:
-        async for piece in body:
-            received += piece
-            if len(received) > limit:
-                raise PayloadTooLarge()
-            deadline.progress()
-    except asyncio.CancelledError as exc:
-        if deadline.fired():
-            raise RequestTimeout() from exc
-        raise
-    finally:
-        deadline.stop()
+    async for piece in pieces_within(body, idle_timeout):
+        received += piece
+        if len(received) > limit:
+            raise PayloadTooLarge()
     return received
 
 

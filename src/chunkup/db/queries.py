@@ -214,18 +214,7 @@ def live_upload_ids(conn: Connection, ids: Sequence[str]) -> set[str]:
 
 
 def insert_chunk(conn: Connection, chunk: Chunk) -> None:
-    try:
-        _INSERT_CHUNK.run(
-            conn,
-            {
-                "upload_id": chunk.upload_id,
-                "start_byte": chunk.start,
-                "end_byte": chunk.end,
-                "key": chunk.key,
-            },
-        )
-    except IntegrityError as exc:
-        raise Duplicate(str(exc.orig)) from exc
+    insert_chunks(conn, [chunk])
 
 
 def get_chunk(conn: Connection, upload_id: str, start: int) -> Chunk | None:
@@ -376,17 +365,16 @@ def parts_of_live_finals(conn: Connection, part_ids: Sequence[str]) -> set[str]:
 
 
 def insert_chunks(conn: Connection, records: Sequence[Chunk]) -> None:
-    """Several chunk records at once (a tus PATCH's pieces, a final upload's parts)."""
-    if not records:
-        return
+    """Chunk records: one per chunk, several for a tus PATCH's pieces or a final upload."""
+    rows = [
+        {"upload_id": c.upload_id, "start_byte": c.start, "end_byte": c.end, "key": c.key}
+        for c in records
+    ]
     try:
-        conn.execute(
-            _INSERT_CHUNK.statement,
-            [
-                {"upload_id": c.upload_id, "start_byte": c.start, "end_byte": c.end, "key": c.key}
-                for c in records
-            ],
-        )
+        if len(rows) == 1:  # the per-chunk path
+            _INSERT_CHUNK.run(conn, rows[0])
+        elif rows:
+            conn.execute(_INSERT_CHUNK.statement, rows)
     except IntegrityError as exc:
         raise Duplicate(str(exc.orig)) from exc
 

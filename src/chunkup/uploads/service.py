@@ -326,13 +326,20 @@ class UploadService:
         return UploadState(upload, RangeSet())
 
     async def append_contiguous(
-        self, user_id: int, upload_id: str, pieces: Sequence[Chunk]
+        self,
+        user_id: int,
+        upload_id: str,
+        pieces: Sequence[Chunk],
+        *,
+        data: bytes | bytearray | None = None,
     ) -> UploadState:
-        """Record stored ``pieces`` that continue the upload at its offset, in one transaction.
+        """Record ``pieces`` that continue the upload at its offset, in one transaction.
 
-        The pieces' objects are already written; if the upload moved on meanwhile
-        (another request appended) nothing is recorded, the objects are removed,
-        and the answer is ``OffsetMismatch`` with the current offset.
+        The pieces' objects are already written, or, given ``data``, the one
+        piece's object is written first, in the same hand-off as the chunk path
+        (``_store_then``). If the upload moved on meanwhile (another request
+        appended) nothing is recorded, the objects are removed, and the answer
+        is ``OffsetMismatch`` with the current offset.
         """
         now = self.clock()
 
@@ -354,7 +361,10 @@ class UploadService:
             return UploadState(upload, ranges)
 
         try:
-            return await self.db.write(record)
+            if data is None:
+                return await self.db.write(record)
+            (piece,) = pieces
+            return await self._store_then(piece.key, data, record)
         except (ChunkupError, q.Duplicate):
             for piece in pieces:
                 await self.storage.delete(piece.key)

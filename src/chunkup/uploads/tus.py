@@ -20,7 +20,6 @@ keeps their objects while a final that names them still takes requests.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import hashlib
@@ -48,6 +47,7 @@ from chunkup.services import Services
 from chunkup.uploads import keys
 from chunkup.uploads.completion import parse_media_type
 from chunkup.uploads.filenames import sanitize_filename
+from chunkup.uploads.idle import pieces_within
 from chunkup.uploads.ranges import RangeSet
 from chunkup.uploads.service import UploadState, visible_upload
 
@@ -353,7 +353,7 @@ class TusService:
             raise UploadTooLarge(f"Only {remaining} bytes of this upload remain.")
         writer = _PieceWriter(self, user_id, current.upload, offset, checksum)
         try:
-            async for block in _within(body, self.settings.body_timeout):
+            async for block in pieces_within(body, self.settings.body_timeout):
                 await writer.feed(block, remaining)
         except (BodyInterrupted, RequestTimeout):
             await writer.interrupted()
@@ -390,21 +390,6 @@ class TusService:
 
 def _with_id(record: q.TusRecord, upload_id: str) -> q.TusRecord:
     return q.TusRecord(upload_id, record.metadata, record.media_type, record.concat)
-
-
-async def _within(body: AsyncIterator[bytes], idle_timeout: float) -> AsyncIterator[bytes]:
-    """The body's blocks; a client that stalls longer than ``idle_timeout`` is cut off."""
-    iterator = aiter(body)
-    while True:
-        try:
-            async with asyncio.timeout(idle_timeout):
-                block = await anext(iterator)
-        except StopAsyncIteration:
-            return
-        except TimeoutError as exc:
-            raise RequestTimeout() from exc
-        if block:
-            yield block
 
 
 class _PieceWriter:
@@ -450,15 +435,15 @@ class _PieceWriter:
             return
         end = self.cursor + len(self.buffer) - 1
         key = keys.chunk_key(self.upload.id, self.cursor, end)
-        await self.tus.services.storage.put(key, self.buffer)
         piece = Chunk(self.upload.id, self.cursor, end, key)
-        self.buffer = bytearray()
+        data, self.buffer = self.buffer, bytearray()
         self.cursor = end + 1
-        if self.checksum is not None:
+        if self.checksum is not None:  # stored now, recorded once the checksum holds
+            await self.tus.services.storage.put(key, data)
             self.unrecorded.append(piece)
         else:
             self.state = await self.tus.uploads.append_contiguous(
-                self.user_id, self.upload.id, [piece]
+                self.user_id, self.upload.id, [piece], data=data
             )
 
     async def finish(self) -> UploadState:
