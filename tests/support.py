@@ -8,6 +8,7 @@ clock or hand it a storage that fails on purpose.
 from __future__ import annotations
 
 import asyncio
+import errno
 import hashlib
 import io
 import os
@@ -29,6 +30,7 @@ from PIL import Image
 from chunkup.api import create_app
 from chunkup.api.protocol import uvicorn_options
 from chunkup.auth import mint_token
+from chunkup.models import Chunk
 from chunkup.settings import Settings
 from chunkup.storage import Storage
 
@@ -102,6 +104,15 @@ class LiveServer:
 
         return asyncio.run(read())
 
+    def chunk_records(self, upload_id: str) -> list[Chunk]:
+        return StoredChunks(self.settings, self.storage).records(upload_id)
+
+    def stored_upload_bytes(self, upload_id: str) -> bytes:
+        return StoredChunks(self.settings, self.storage).upload_bytes(upload_id)
+
+    def unreferenced_chunk_bytes(self, upload_id: str) -> int:
+        return StoredChunks(self.settings, self.storage).unreferenced_bytes(upload_id)
+
     def stored_keys(self, prefix: str) -> list[str]:
         """Every key in the server's storage under ``prefix``, sorted."""
         from chunkup.storage import open_storage
@@ -121,6 +132,98 @@ class LiveServer:
     def client(self, user_id: int | None = 1) -> ChunkClient:
         headers = {"Authorization": f"Bearer {self.token(user_id)}"} if user_id is not None else {}
         return ChunkClient(httpx.Client(base_url=self.url, headers=headers, timeout=30))
+
+
+@dataclass
+class StoredChunks:
+    """What a server's database and storage hold for an upload's chunks, on any backend."""
+
+    settings: Settings
+    storage: Storage | None = None
+
+    def records(self, upload_id: str) -> list[Chunk]:
+        """The chunks the database records for ``upload_id``, in order."""
+        from chunkup.db import Database
+        from chunkup.db import queries as q
+
+        async def load() -> list[Chunk]:
+            db = Database(self.settings.resolved_database_url)
+            try:
+                return await db.read(lambda conn: q.list_chunks(conn, upload_id))
+            finally:
+                await db.dispose()
+
+        return asyncio.run(load())
+
+    def upload_bytes(self, upload_id: str) -> bytes:
+        """The recorded chunks' bytes, read back from storage in order."""
+        from chunkup.storage import open_storage
+
+        async def read() -> bytes:
+            storage = open_storage(self.settings.resolved_storage_url)
+            try:
+                return b"".join([block for c in chunks async for block in storage.read(c.key)])
+            finally:
+                await storage.aclose()
+
+        chunks = self.records(upload_id)
+        return asyncio.run(read())
+
+    def unreferenced_bytes(self, upload_id: str) -> int:
+        """Bytes stored under the upload's chunk prefix that no recorded chunk
+        uses: what a refused or repeated chunk must not leave behind. Objects
+        of their own count whole; in a local store's appended file, the
+        allocated blocks outside the recorded ranges (with their padding)."""
+        from chunkup.storage import open_storage
+        from chunkup.storage.local import APPEND_ALIGN, APPENDED, LocalStorage
+
+        recorded = {c.key for c in self.records(upload_id)}
+        storage = self.storage or open_storage(self.settings.resolved_storage_url)
+
+        async def listing() -> list[tuple[str, int]]:
+            store = open_storage(self.settings.resolved_storage_url)
+            try:
+                found = store.list(f"chunks/{upload_id}/")
+                return [(key, info.size) async for key, info in found]
+            finally:
+                await store.aclose()
+
+        unreferenced = 0
+        for key, size in asyncio.run(listing()):
+            if key.rsplit("/", 1)[-1] != APPENDED:
+                unreferenced += 0 if key in recorded else size
+                continue
+            assert isinstance(storage, LocalStorage)
+            used = []
+            for ref in recorded:
+                name, _, span = ref.partition("@")
+                if name == key:
+                    offset, length = (int(n) for n in span.split("+"))
+                    used.append((offset, offset + length + -length % APPEND_ALIGN))
+            for start, end in _data_extents(storage.local_path(key)):
+                covered = sum(max(0, min(end, b) - max(start, a)) for a, b in used)
+                unreferenced += end - start - covered
+        return unreferenced
+
+
+def _data_extents(path: Path) -> list[tuple[int, int]]:
+    """The byte ranges of a file that hold data (not holes)."""
+    extents = []
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        size, at = os.fstat(fd).st_size, 0
+        while at < size:
+            try:
+                start = os.lseek(fd, at, os.SEEK_DATA)
+            except OSError as exc:
+                if exc.errno == errno.ENXIO:  # only a hole is left
+                    break
+                raise
+            at = os.lseek(fd, start, os.SEEK_HOLE)
+            extents.append((start, at))
+    finally:
+        os.close(fd)
+    return extents
 
 
 def _token_with(user_id: int, claims: dict[str, Any]) -> str:

@@ -417,7 +417,8 @@ def test_retry_of_stored_chunk_is_accepted_once(server: LiveServer, client: Chun
     assert retry.json() == second.json()
     assert client.status(upload_id).json()["ranges"] == before["ranges"] == [[0, 1999]]
     # one object per stored range: the first chunk and the (once-stored) second one
-    assert len(server.chunk_objects(upload_id)) == 2
+    assert len(server.chunk_records(upload_id)) == 2
+    assert server.unreferenced_chunk_bytes(upload_id) == 0
 
 
 def test_retry_of_the_first_chunk_with_its_upload_id_is_accepted(client: ChunkClient):
@@ -499,7 +500,8 @@ def test_racing_identical_chunks_are_all_accepted_and_stored_once(
         responses = list(pool.map(send, range(8)))
     assert [r.status_code for r in responses] == [201] * 8, [r.text for r in responses]
     assert client.status(upload_id).json()["ranges"] == [[0, 199]]
-    assert len(server.chunk_objects(upload_id)) == 2
+    assert len(server.chunk_records(upload_id)) == 2
+    assert server.unreferenced_chunk_bytes(upload_id) == 0  # the losers' bytes are gone
 
 
 def test_racing_different_chunks_for_one_range_store_exactly_one(
@@ -519,7 +521,8 @@ def test_racing_different_chunks_for_one_range_store_exactly_one(
     for r in responses:
         if r.status_code == 409:
             assert_error(r, 409, "range_conflict")
-    assert len(server.chunk_objects(upload_id)) == 2
+    assert len(server.chunk_records(upload_id)) == 2
+    assert server.unreferenced_chunk_bytes(upload_id) == 0  # the losers' bytes are gone
 
 
 # -- wire format ---------------------------------------------------------------------

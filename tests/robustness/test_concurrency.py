@@ -11,13 +11,17 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support import CHUNK, LiveServer, ServerProcess, free_port, md5_of
+from tests.support import (
+    CHUNK,
+    LiveServer,
+    ServerProcess,
+    StoredChunks,
+    free_port,
+    md5_of,
+    settings_for,
+)
 
 CHUNKS = 32
-
-
-def chunk_files(data_dir: Path, upload_id: str) -> list[Path]:
-    return sorted((data_dir / "storage" / "chunks" / upload_id).iterdir())
 
 
 def post_chunk(
@@ -108,7 +112,8 @@ def test_shuffled_chunks_each_retried_concurrently_assemble_exactly(server: Live
     assert_all_accepted_or_conflict_with_offset(responses)
     # an exact repeat of stored bytes is a retry: every one of them is accepted
     assert all(r.status_code == 201 for r in responses)
-    assert len(server.chunk_objects(upload_id)) == CHUNKS  # none stored twice
+    assert len(server.chunk_records(upload_id)) == CHUNKS
+    assert server.unreferenced_chunk_bytes(upload_id) == 0  # none stored twice
     media = complete(server.url, token, upload_id, md5_of(data))
     assert media.status_code == 201, media.text
     assert httpx.get(media.json()["url"]).content == data
@@ -134,11 +139,8 @@ def test_two_different_bodies_raced_for_one_range_leave_the_winners_bytes_whole(
             assert statuses == [201, 409]
             winner = ours if a.result().status_code == 201 else theirs
             final[start : start + CHUNK] = winner
-    stored = b"".join(
-        server.read_object(f"chunks/{upload_id}/{name}")
-        for name in server.chunk_objects(upload_id)  # named by start offset: in order
-    )
-    assert stored == bytes(final)  # never a mix of the two bodies
+    assert server.stored_upload_bytes(upload_id) == bytes(final)  # never a mix of the two
+    assert server.unreferenced_chunk_bytes(upload_id) == 0  # the losers' bytes are gone
 
 
 def test_two_processes_on_one_database_share_an_upload_and_its_races(
@@ -153,7 +155,9 @@ def test_two_processes_on_one_database_share_an_upload_and_its_races(
     with ThreadPoolExecutor(8) as pool:
         responses = run_shuffled_with_retries(urls, token, data, upload_id, pool)
         assert_all_accepted_or_conflict_with_offset(responses)
-        assert len(chunk_files(tmp_path / "data", upload_id)) == CHUNKS
+        stored = StoredChunks(settings_for(tmp_path / "data"))
+        assert len(stored.records(upload_id)) == CHUNKS
+        assert stored.unreferenced_bytes(upload_id) == 0  # none stored twice
         completes = [
             pool.submit(complete, urls[i % 2], token, upload_id, md5_of(data)) for i in range(6)
         ]

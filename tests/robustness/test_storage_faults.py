@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -21,10 +22,18 @@ class FailingStorage(LocalStorage):
     failing = False
 
     def put_blocking(self, key: str, data: bytes | bytearray | memoryview) -> None:
-        # every write comes here: the chunk path's own hand-off and ``put``
+        # ``put`` comes here (media files, checksummed tus pieces)
+        self._fail_if_full()
+        super().put_blocking(key, data)
+
+    def append_blocking(self, prefix: str, data: bytes | bytearray | memoryview) -> str:
+        # the chunk path's own hand-off (chunks, tus pieces) comes here
+        self._fail_if_full()
+        return super().append_blocking(prefix, data)
+
+    def _fail_if_full(self) -> None:
         if self.failing:
             raise StorageUnavailable("Storage write failed: No space left on device.")
-        super().put_blocking(key, data)
 
 
 @pytest.fixture
@@ -122,8 +131,9 @@ def test_a_chunk_the_store_lost_is_503_on_complete_not_500(
     data = noise_image(300, 300)
     with server.client() as client:
         upload_id = client.upload_chunks(data)
-        lost = server.chunk_objects(upload_id)[1]
-        (storage.root / "chunks" / upload_id / lost).unlink()
+        # the store loses the second chunk: its file is cut after the first
+        first = server.chunk_records(upload_id)[0]
+        os.truncate(storage.local_path(first.key.partition("@")[0]), CHUNK)
         response = client.complete(upload_id, md5_of(data))
     assert response.status_code == 503
     assert response.json()["code"] == "storage_unavailable"

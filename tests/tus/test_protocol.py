@@ -68,12 +68,10 @@ def test_patches_advance_the_offset_and_a_large_one_is_stored_in_chunks(
     assert response.status_code == 204, response.text
     assert response.headers["Upload-Offset"] == str(len(data))
     assert "Upload-Expires" in response.headers
-    # object names are "<start>-<end>.<random>": pieces of at most one chunk each
-    spans = sorted(
-        tuple(int(n) for n in name.split(".")[0].split("-"))
-        for name in server.chunk_objects(upload_id_of(url))
-    )
+    # pieces of at most one chunk each
+    spans = [(c.start, c.end) for c in server.chunk_records(upload_id_of(url))]
     assert spans == [(0, CHUNK - 1), (CHUNK, 2 * CHUNK - 1), (2 * CHUNK, len(data) - 1)]
+    assert server.stored_upload_bytes(upload_id_of(url)) == data
     assert tus.patch(url, len(data), b"0123456789").headers["Upload-Offset"] == str(len(data) + 10)
 
 

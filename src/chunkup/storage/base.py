@@ -2,7 +2,8 @@
 
 Shaped after what the upload state machine needs, not after any one store: a
 chunk is written once under its own key (create-only, so a racing retry cannot
-clobber it), completion streams a list of keys into one final object while the
+clobber it; a local store appends it to its upload's file instead, see
+``BlockingAppend``), completion streams a list of keys into one final object while the
 caller observes the bytes (to hash them in the same pass), files are read back
 by byte range, and whole uploads are dropped by key prefix.
 
@@ -78,14 +79,15 @@ class LocalPaths(Protocol):
 
 
 @runtime_checkable
-class BlockingPut(Protocol):
-    """Optional: a backend whose writes are blocking calls (local files).
+class BlockingAppend(Protocol):
+    """Optional: a backend that appends small objects to one file per prefix (local disk).
 
-    The caller runs ``put_blocking`` in a worker thread of its choosing: the
-    chunk path runs it in the same hand-off as its database transaction.
+    Writing is a blocking call, so the caller runs it in a worker thread of its
+    choosing: the chunk path runs it in the same hand-off as its database
+    transaction. The key returned names the new object for every other method.
     """
 
-    def put_blocking(self, key: str, data: bytes | bytearray | memoryview) -> None: ...
+    def append_blocking(self, prefix: str, data: bytes | bytearray | memoryview) -> str: ...
 
 
 @runtime_checkable

@@ -1,8 +1,9 @@
 """Where things live in storage.
 
-Every chunk write gets a key of its own (with a random suffix), so two racing
-writes of the same range never touch one object: the database decides which
-one counts, and the loser's object is garbage. Media files live under a fresh
+Every chunk write gets a key of its own (with a random suffix; on local disk,
+the byte range it was appended at), so two racing writes of the same range
+never touch one object: the database decides which one counts, and the loser's
+object is garbage. Media files live under a fresh
 random token per completion attempt: unguessable URLs, and no attempt can
 overwrite another's file.
 """

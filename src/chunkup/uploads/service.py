@@ -1,11 +1,12 @@
 """Accepting chunks: the per-chunk path, status and abort.
 
 A chunk costs one object write and one short transaction. The object goes to
-a key of its own first; the transaction then locks the upload row, checks the
-request against it (owner, expiry, total, field, range) and records the chunk.
-Whoever commits first owns a range; a loser's object is never referenced and
-is removed. Objects left behind by a crash are harmless for the same reason:
-garbage collection removes them with their upload.
+a key of its own first (on local disk, a range appended to the upload's one
+file); the transaction then locks the upload row, checks the request against
+it (owner, expiry, total, field, range) and records the chunk. Whoever commits
+first owns a range; a loser's object is never referenced and is removed.
+Objects left behind by a crash are harmless for the same reason: garbage
+collection removes them with their upload.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import partial
 from typing import TypeVar
 
 from chunkup.db import Connection, Database
@@ -43,7 +43,7 @@ from chunkup.errors import (
 from chunkup.models import Chunk, Kind, Upload, UploadStatus
 from chunkup.settings import Settings
 from chunkup.storage import Storage
-from chunkup.storage.base import BlockingPut
+from chunkup.storage.base import BlockingAppend
 from chunkup.uploads import keys
 from chunkup.uploads.clock import Clock
 from chunkup.uploads.content_range import ContentRange
@@ -66,6 +66,14 @@ class ChunkIn:
     upload_id: str | None = None
     filename: str | None = None
     expires: str | None = None
+
+
+@dataclass(slots=True)
+class _Stored:
+    """A chunk's object. Its key is known once the bytes are written: a store
+    that appends (local disk) says where they went."""
+
+    key: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +122,9 @@ class UploadService:
         self.settings = settings
         self.clock = clock
         # looked up once: a runtime Protocol check costs more than the file write's hop
-        self._put_blocking = storage.put_blocking if isinstance(storage, BlockingPut) else None
+        self._append_blocking = (
+            storage.append_blocking if isinstance(storage, BlockingAppend) else None
+        )
 
     # -- one chunk -------------------------------------------------------------
 
@@ -150,7 +160,7 @@ class UploadService:
             created_at=now,
             expires_at=self._expiry(chunk.expires, created=now, now=now),
         )
-        key = keys.chunk_key(upload.id, cr.start, cr.end)
+        stored = _Stored()
 
         def record(conn: Connection) -> None:
             count, declared = q.open_uploads_of(conn, user_id, now)
@@ -159,12 +169,12 @@ class UploadService:
             if declared + cr.total > self.settings.max_open_bytes:
                 raise UploadQuotaExceeded(retry_after=60)
             q.insert_upload(conn, upload)
-            q.insert_chunk(conn, Chunk(upload.id, cr.start, cr.end, key))
+            q.insert_chunk(conn, Chunk(upload.id, cr.start, cr.end, stored.key))
 
         try:
-            await self._store_then(key, chunk.data, record)
-        except TooManyRequests:
-            await self.storage.delete(key)
+            await self._store_then(stored, upload.id, cr.start, cr.end, chunk.data, record)
+        except TooManyRequests:  # the upload never was: nothing of its id stays
+            await self.storage.delete_prefix(keys.chunk_prefix(upload.id))
             raise
         return UploadState(upload, RangeSet(upload.ranges))
 
@@ -176,7 +186,7 @@ class UploadService:
         now = self.clock()
         # Write first, then decide in one transaction; on any refusal the object
         # is ours alone (the transaction rolled back), so it is removed at once.
-        key = keys.chunk_key(upload_id, cr.start, cr.end)
+        stored = _Stored()
 
         def record(conn: Connection) -> tuple[UploadState, Chunk | None]:
             """Check the chunk against the locked upload; record it unless it repeats."""
@@ -187,12 +197,12 @@ class UploadService:
                 raise FieldMismatch(f"This upload's chunks go in the '{upload.kind}' field.")
             ranges = RangeSet(upload.ranges)
             if ranges.overlaps(cr.start, cr.end):
-                stored = q.get_chunk(conn, upload.id, cr.start)
-                return UploadState(upload, ranges), stored or _NOTHING
+                existing = q.get_chunk(conn, upload.id, cr.start)
+                return UploadState(upload, ranges), existing or _NOTHING
             upload.expires_at = self._expiry(
                 chunk.expires, created=upload.created_at, now=now, current=upload.expires_at
             )
-            q.insert_chunk(conn, Chunk(upload.id, cr.start, cr.end, key))
+            q.insert_chunk(conn, Chunk(upload.id, cr.start, cr.end, stored.key))
             ranges.add(cr.start, cr.end)
             upload.ranges = ranges.to_list()
             q.save_upload_progress(
@@ -201,27 +211,47 @@ class UploadService:
             return UploadState(upload, ranges), None
 
         try:
-            state, overlapped = await self._store_then(key, chunk.data, record)
+            state, overlapped = await self._store_then(
+                stored, upload_id, cr.start, cr.end, chunk.data, record
+            )
         except (BadRequest, NotFound, Gone):
-            await self.storage.delete(key)
+            await self._remove(stored)
             raise
         if overlapped is not None:
-            await self.storage.delete(key)
+            await self._remove(stored)
             await self._check_retry(overlapped, chunk, state)
         return state
 
     async def _store_then(
-        self, key: str, data: bytes | bytearray | memoryview, record: Callable[[Connection], T]
+        self,
+        stored: _Stored,
+        upload_id: str,
+        start: int,
+        end: int,
+        data: bytes | bytearray | memoryview,
+        record: Callable[[Connection], T],
     ) -> T:
-        """Write the chunk's object, then run ``record`` in a write transaction.
+        """Write the chunk's object (its key goes to ``stored``), then run
+        ``record`` in a write transaction.
 
-        A blocking store (local disk) writes in the database's own hand-off to
-        a worker thread, right before the transaction: one hop per chunk.
+        A store that appends (local disk) writes in the database's own
+        hand-off to a worker thread, right before the transaction: one hop per
+        chunk.
         """
-        if self._put_blocking is not None:
-            return await self.db.write(record, first=partial(self._put_blocking, key, data))
-        await self.storage.put(key, data)
+        if self._append_blocking is not None:
+            append, prefix = self._append_blocking, keys.chunk_prefix(upload_id)
+
+            def write() -> None:
+                stored.key = append(prefix, data)
+
+            return await self.db.write(record, first=write)
+        stored.key = keys.chunk_key(upload_id, start, end)
+        await self.storage.put(stored.key, data)
         return await self.db.write(record)
+
+    async def _remove(self, stored: _Stored) -> None:
+        if stored.key:
+            await self.storage.delete(stored.key)
 
     async def _check_retry(self, stored: Chunk, chunk: ChunkIn, state: UploadState) -> None:
         """A range that overlaps stored bytes: an exact retry is a no-op, else 409."""
@@ -326,24 +356,46 @@ class UploadService:
         return UploadState(upload, RangeSet())
 
     async def append_contiguous(
-        self,
-        user_id: int,
-        upload_id: str,
-        pieces: Sequence[Chunk],
-        *,
-        data: bytes | bytearray | None = None,
+        self, user_id: int, upload_id: str, pieces: Sequence[Chunk]
     ) -> UploadState:
-        """Record ``pieces`` that continue the upload at its offset, in one transaction.
+        """Record ``pieces``, already stored, that continue the upload at its
+        offset, in one transaction (see ``_contiguous``)."""
+        try:
+            return await self.db.write(self._contiguous(user_id, upload_id, lambda: pieces))
+        except (ChunkupError, q.Duplicate):
+            for piece in pieces:
+                await self.storage.delete(piece.key)
+            raise
 
-        The pieces' objects are already written, or, given ``data``, the one
-        piece's object is written first, in the same hand-off as the chunk path
-        (``_store_then``). If the upload moved on meanwhile (another request
-        appended) nothing is recorded, the objects are removed, and the answer
-        is ``OffsetMismatch`` with the current offset.
+    async def append_piece(
+        self, user_id: int, upload_id: str, start: int, data: bytes | bytearray
+    ) -> UploadState:
+        """Store ``data`` as the piece at ``start`` and record it, in the same
+        single hand-off as a chunk (``_store_then``)."""
+        stored = _Stored()
+        end = start + len(data) - 1
+        record = self._contiguous(
+            user_id, upload_id, lambda: [Chunk(upload_id, start, end, stored.key)]
+        )
+        try:
+            return await self._store_then(stored, upload_id, start, end, data, record)
+        except (ChunkupError, q.Duplicate):
+            await self._remove(stored)
+            raise
+
+    def _contiguous(
+        self, user_id: int, upload_id: str, pieces_of: Callable[[], Sequence[Chunk]]
+    ) -> Callable[[Connection], UploadState]:
+        """The transaction that records pieces continuing the upload at its offset.
+
+        If the upload moved on meanwhile (another request appended) nothing is
+        recorded and the answer is ``OffsetMismatch`` with the current offset;
+        the caller removes the pieces' objects.
         """
         now = self.clock()
 
         def record(conn: Connection) -> UploadState:
+            pieces = pieces_of()
             upload = self._writable(q.get_upload(conn, upload_id, for_update=True), user_id, now)
             ranges = RangeSet(upload.ranges)
             offset = ranges.contiguous_from_zero()
@@ -360,15 +412,7 @@ class UploadService:
             )
             return UploadState(upload, ranges)
 
-        try:
-            if data is None:
-                return await self.db.write(record)
-            (piece,) = pieces
-            return await self._store_then(piece.key, data, record)
-        except (ChunkupError, q.Duplicate):
-            for piece in pieces:
-                await self.storage.delete(piece.key)
-            raise
+        return record
 
 
 def expires_iso(upload: Upload) -> str:

@@ -433,17 +433,16 @@ class _PieceWriter:
     async def _flush(self) -> None:
         if not self.buffer:
             return
-        end = self.cursor + len(self.buffer) - 1
-        key = keys.chunk_key(self.upload.id, self.cursor, end)
-        piece = Chunk(self.upload.id, self.cursor, end, key)
+        start, end = self.cursor, self.cursor + len(self.buffer) - 1
         data, self.buffer = self.buffer, bytearray()
         self.cursor = end + 1
         if self.checksum is not None:  # stored now, recorded once the checksum holds
+            key = keys.chunk_key(self.upload.id, start, end)
             await self.tus.services.storage.put(key, data)
-            self.unrecorded.append(piece)
+            self.unrecorded.append(Chunk(self.upload.id, start, end, key))
         else:
-            self.state = await self.tus.uploads.append_contiguous(
-                self.user_id, self.upload.id, [piece], data=data
+            self.state = await self.tus.uploads.append_piece(
+                self.user_id, self.upload.id, start, data
             )
 
     async def finish(self) -> UploadState:
