@@ -82,6 +82,11 @@ class Settings(BaseSettings):
     log_format: str = Field("json", pattern="^(json|text)$")
     cors_origins: list[str] = ["*"]
     fsync: bool = Field(False, description="fsync every stored chunk (power-loss safety)")
+    otel: bool = Field(
+        False,
+        description="let FastAPI trace requests through an OpenTelemetry SDK set up in the "
+        "process (opentelemetry-instrument); off, it does not look for one on every request",
+    )
     dev: bool = Field(
         False,
         description="development mode: the web page offers a dev token (POST /dev/token mints "

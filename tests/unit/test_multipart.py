@@ -6,8 +6,9 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
+from python_multipart.multipart import parse_options_header
 
-from chunkup.api.multipart import MAX_PARTS, read_chunk_form
+from chunkup.api.multipart import MAX_PARTS, _disposition, read_chunk_form
 from chunkup.errors import (
     ChunkTooLarge,
     FilePartRequired,
@@ -157,3 +158,22 @@ def test_a_broken_boundary_line_is_invalid():
     data = f"--{BOUNDARY}garbage\r\n".encode() + part("image", b"x")[len(BOUNDARY) + 4 :]
     with pytest.raises(InvalidBody):
         read(data + f"--{BOUNDARY}--".encode())
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        b'form-data; name="document"; filename="report.pdf"',
+        b'form-data; name="upload_id"',
+        b'form-data; name=""; filename=""',
+        b'form-data; name="image"; filename="%22quoted%22 name.png"',
+        b'form-data; name="a\\"b"; filename="x.png"',
+        b'FORM-DATA; name="x"',
+        b"form-data;name=x;filename=y.png",
+        b"form-data; name=\"x\"; filename*=UTF-8''%C3%A9t%C3%A9.png",
+        b'form-data; name="x"; filename="C:\\photos\\b.png"',
+        b'form-data; filename="x.png"; name="image"',
+    ],
+)
+def test_content_disposition_fast_path_reads_as_the_full_parser(value: bytes) -> None:
+    assert _disposition(value) == parse_options_header(value)[1]
