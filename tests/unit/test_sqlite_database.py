@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -140,3 +141,26 @@ def test_two_writers_on_one_file_take_turns_at_the_lock(tmp_path: Path):
     finally:
         asyncio.run(first.dispose())
         asyncio.run(second.dispose())
+
+
+def test_a_second_process_waits_for_wal_mode_while_another_holds_the_write_lock(tmp_path: Path):
+    # a fresh file, written by someone else (as a first worker migrating): switching
+    # it to WAL is refused at once until that lock goes, and must be waited for
+    path = tmp_path / "fresh.db"
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    other.execute("CREATE TABLE t (a)")
+    other.execute("BEGIN IMMEDIATE")
+    other.execute("INSERT INTO t VALUES (1)")
+    release = threading.Timer(0.3, lambda: other.execute("COMMIT"))
+    release.start()
+    database = Database(f"sqlite:///{path}")
+    try:
+        began = time.monotonic()
+        asyncio.run(database.ping())
+        assert time.monotonic() - began >= 0.25  # it waited for the lock, and did not fail
+    finally:
+        release.join()
+        asyncio.run(database.dispose())
+        other.close()
+    mode = sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0]
+    assert mode == "wal"

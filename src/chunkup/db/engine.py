@@ -60,7 +60,7 @@ def _sqlite_engine(url: str) -> Engine:
         # take transaction control away from the driver, see "begin" below
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
+        _enable_wal(cursor)
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
@@ -79,6 +79,30 @@ def _sqlite_engine(url: str) -> Engine:
     return engine
 
 
+def _busy(exc: sqlite3.OperationalError) -> bool:
+    return getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_BUSY
+
+
+def _enable_wal(cursor: Any) -> None:
+    """Put the database in WAL mode, waiting for other processes in short steps.
+
+    Switching a new file to WAL needs it alone, and SQLite answers BUSY at once
+    (its busy handler is not asked) while another connection holds a write
+    lock: two workers starting on a fresh data directory, one already
+    migrating, and the other failed to start, taking the server down with it.
+    Once the file is in WAL mode (it stays so) the statement takes no lock.
+    """
+    deadline = time.monotonic() + WRITE_LOCK_PATIENCE
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if not _busy(exc) or time.monotonic() > deadline:
+                raise
+        time.sleep(0.01)
+
+
 def _take_write_lock(dbapi_connection: Any) -> bool:
     """``BEGIN IMMEDIATE`` on the writer connection, retried in short steps.
 
@@ -95,8 +119,7 @@ def _take_write_lock(dbapi_connection: Any) -> bool:
             dbapi_connection.execute("BEGIN IMMEDIATE")
             return True
         except sqlite3.OperationalError as exc:
-            busy = getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_BUSY
-            if not busy or time.monotonic() > deadline:
+            if not _busy(exc) or time.monotonic() > deadline:
                 return False
         time.sleep(delay)
         delay = min(delay * 2, 0.002)
