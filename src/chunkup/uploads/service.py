@@ -15,7 +15,6 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TypeVar
 
 from chunkup.db import Connection, Database
 from chunkup.db import queries as q
@@ -43,15 +42,14 @@ from chunkup.errors import (
 from chunkup.models import Chunk, Kind, Upload, UploadStatus
 from chunkup.settings import Settings
 from chunkup.storage import Storage
-from chunkup.storage.base import BlockingAppend
 from chunkup.uploads import keys
 from chunkup.uploads.clock import Clock
 from chunkup.uploads.content_range import ContentRange
 from chunkup.uploads.filenames import sanitize_filename
+from chunkup.uploads.objects import ChunkObjects, StoredObject
 from chunkup.uploads.ranges import RangeSet
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 # "the range overlaps, but no stored chunk starts where this one does"
 _NOTHING = Chunk("", -1, -1, "")
 
@@ -66,14 +64,6 @@ class ChunkIn:
     upload_id: str | None = None
     filename: str | None = None
     expires: str | None = None
-
-
-@dataclass(slots=True)
-class _Stored:
-    """A chunk's object. Its key is known once the bytes are written: a store
-    that appends (local disk) says where they went."""
-
-    key: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,10 +111,7 @@ class UploadService:
         self.storage = storage
         self.settings = settings
         self.clock = clock
-        # looked up once: a runtime Protocol check costs more than the file write's hop
-        self._append_blocking = (
-            storage.append_blocking if isinstance(storage, BlockingAppend) else None
-        )
+        self.objects = ChunkObjects(db, storage)
 
     # -- one chunk -------------------------------------------------------------
 
@@ -160,7 +147,7 @@ class UploadService:
             created_at=now,
             expires_at=self._expiry(chunk.expires, created=now, now=now),
         )
-        stored = _Stored()
+        stored = StoredObject()
 
         def record(conn: Connection) -> None:
             count, declared = q.open_uploads_of(conn, user_id, now)
@@ -172,7 +159,7 @@ class UploadService:
             q.insert_chunk(conn, Chunk(upload.id, cr.start, cr.end, stored.key))
 
         try:
-            await self._store_then(stored, upload.id, cr.start, cr.end, chunk.data, record)
+            await self.objects.store_then(stored, upload.id, cr.start, cr.end, chunk.data, record)
         except TooManyRequests:  # the upload never was: nothing of its id stays
             await self.storage.delete_prefix(keys.chunk_prefix(upload.id))
             raise
@@ -186,7 +173,7 @@ class UploadService:
         now = self.clock()
         # Write first, then decide in one transaction; on any refusal the object
         # is ours alone (the transaction rolled back), so it is removed at once.
-        stored = _Stored()
+        stored = StoredObject()
 
         def record(conn: Connection) -> tuple[UploadState, Chunk | None]:
             """Check the chunk against the locked upload; record it unless it repeats."""
@@ -211,47 +198,16 @@ class UploadService:
             return UploadState(upload, ranges), None
 
         try:
-            state, overlapped = await self._store_then(
+            state, overlapped = await self.objects.store_then(
                 stored, upload_id, cr.start, cr.end, chunk.data, record
             )
         except (BadRequest, NotFound, Gone):
-            await self._remove(stored)
+            await self.objects.remove(stored)
             raise
         if overlapped is not None:
-            await self._remove(stored)
+            await self.objects.remove(stored)
             await self._check_retry(overlapped, chunk, state)
         return state
-
-    async def _store_then(
-        self,
-        stored: _Stored,
-        upload_id: str,
-        start: int,
-        end: int,
-        data: bytes | bytearray | memoryview,
-        record: Callable[[Connection], T],
-    ) -> T:
-        """Write the chunk's object (its key goes to ``stored``), then run
-        ``record`` in a write transaction.
-
-        A store that appends (local disk) writes in the database's own
-        hand-off to a worker thread, right before the transaction: one hop per
-        chunk.
-        """
-        if self._append_blocking is not None:
-            append, prefix = self._append_blocking, keys.chunk_prefix(upload_id)
-
-            def write() -> None:
-                stored.key = append(prefix, data)
-
-            return await self.db.write(record, first=write)
-        stored.key = keys.chunk_key(upload_id, start, end)
-        await self.storage.put(stored.key, data)
-        return await self.db.write(record)
-
-    async def _remove(self, stored: _Stored) -> None:
-        if stored.key:
-            await self.storage.delete(stored.key)
 
     async def _check_retry(self, stored: Chunk, chunk: ChunkIn, state: UploadState) -> None:
         """A range that overlaps stored bytes: an exact retry is a no-op, else 409."""
@@ -371,16 +327,16 @@ class UploadService:
         self, user_id: int, upload_id: str, start: int, data: bytes | bytearray
     ) -> UploadState:
         """Store ``data`` as the piece at ``start`` and record it, in the same
-        single hand-off as a chunk (``_store_then``)."""
-        stored = _Stored()
+        single hand-off as a chunk (``ChunkObjects.store_then``)."""
+        stored = StoredObject()
         end = start + len(data) - 1
         record = self._contiguous(
             user_id, upload_id, lambda: [Chunk(upload_id, start, end, stored.key)]
         )
         try:
-            return await self._store_then(stored, upload_id, start, end, data, record)
+            return await self.objects.store_then(stored, upload_id, start, end, data, record)
         except (ChunkupError, q.Duplicate):
-            await self._remove(stored)
+            await self.objects.remove(stored)
             raise
 
     def _contiguous(
