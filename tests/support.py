@@ -18,10 +18,11 @@ import socket
 import subprocess
 import threading
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import uvicorn
@@ -35,6 +36,7 @@ from chunkup.settings import Settings
 from chunkup.storage import Storage
 
 CHUNK = 204800
+T = TypeVar("T")
 SECRET = "test-secret-test-secret-test-secret"
 
 
@@ -92,39 +94,19 @@ class LiveServer:
         return [key.rsplit("/", 1)[-1] for key in self.stored_keys(f"chunks/{upload_id}/")]
 
     def read_object(self, key: str) -> bytes:
-        """The bytes of one stored object, on any backend."""
-        from chunkup.storage import open_storage
-
-        async def read() -> bytes:
-            storage = open_storage(self.settings.resolved_storage_url)
-            try:
-                return b"".join([block async for block in storage.read(key)])
-            finally:
-                await storage.aclose()
-
-        return asyncio.run(read())
-
-    def chunk_records(self, upload_id: str) -> list[Chunk]:
-        return StoredChunks(self.settings, self.storage).records(upload_id)
-
-    def stored_upload_bytes(self, upload_id: str) -> bytes:
-        return StoredChunks(self.settings, self.storage).upload_bytes(upload_id)
-
-    def unreferenced_chunk_bytes(self, upload_id: str) -> int:
-        return StoredChunks(self.settings, self.storage).unreferenced_bytes(upload_id)
+        return StoredData(self.settings).read(key)
 
     def stored_keys(self, prefix: str) -> list[str]:
-        """Every key in the server's storage under ``prefix``, sorted."""
-        from chunkup.storage import open_storage
+        return StoredData(self.settings).keys(prefix)
 
-        async def collect() -> list[str]:
-            storage = open_storage(self.settings.resolved_storage_url)
-            try:
-                return sorted([key async for key, _info in storage.list(prefix)])
-            finally:
-                await storage.aclose()
+    def chunk_records(self, upload_id: str) -> list[Chunk]:
+        return StoredData(self.settings).records(upload_id)
 
-        return asyncio.run(collect())
+    def stored_upload_bytes(self, upload_id: str) -> bytes:
+        return StoredData(self.settings).upload_bytes(upload_id)
+
+    def unreferenced_chunk_bytes(self, upload_id: str) -> int:
+        return StoredData(self.settings).unreferenced_bytes(upload_id)
 
     def token(self, user_id: int = 1, **claims: Any) -> str:
         return mint_token(SECRET, user_id) if not claims else _token_with(user_id, claims)
@@ -135,11 +117,44 @@ class LiveServer:
 
 
 @dataclass
-class StoredChunks:
-    """What a server's database and storage hold for an upload's chunks, on any backend."""
+class StoredData:
+    """What a server's database and storage hold, read from outside it, on any backend."""
 
     settings: Settings
-    storage: Storage | None = None
+
+    def _with_storage(self, use: Callable[[Storage], Awaitable[T]]) -> T:
+        from chunkup.storage import open_storage
+
+        async def run() -> T:
+            storage = open_storage(self.settings.resolved_storage_url)
+            try:
+                return await use(storage)
+            finally:
+                await storage.aclose()
+
+        return asyncio.run(run())
+
+    def read(self, key: str) -> bytes:
+        """The bytes of one stored object."""
+        return self.read_all([key])
+
+    def read_all(self, keys: list[str]) -> bytes:
+        """The bytes of these objects, one after another."""
+
+        async def read(storage: Storage) -> bytes:
+            return b"".join([block for key in keys async for block in storage.read(key)])
+
+        return self._with_storage(read)
+
+    def keys(self, prefix: str) -> list[str]:
+        """Every key under ``prefix``, sorted."""
+        return [key for key, _size in self._listing(prefix)]
+
+    def _listing(self, prefix: str) -> list[tuple[str, int]]:
+        async def collect(storage: Storage) -> list[tuple[str, int]]:
+            return sorted([(key, info.size) async for key, info in storage.list(prefix)])
+
+        return self._with_storage(collect)
 
     def records(self, upload_id: str) -> list[Chunk]:
         """The chunks the database records for ``upload_id``, in order."""
@@ -157,17 +172,7 @@ class StoredChunks:
 
     def upload_bytes(self, upload_id: str) -> bytes:
         """The recorded chunks' bytes, read back from storage in order."""
-        from chunkup.storage import open_storage
-
-        async def read() -> bytes:
-            storage = open_storage(self.settings.resolved_storage_url)
-            try:
-                return b"".join([block for c in chunks async for block in storage.read(c.key)])
-            finally:
-                await storage.aclose()
-
-        chunks = self.records(upload_id)
-        return asyncio.run(read())
+        return self.read_all([c.key for c in self.records(upload_id)])
 
     def unreferenced_bytes(self, upload_id: str) -> int:
         """Bytes stored under the upload's chunk prefix that no recorded chunk
@@ -175,33 +180,24 @@ class StoredChunks:
         of their own count whole; in a local store's appended file, the
         allocated blocks outside the recorded ranges (with their padding)."""
         from chunkup.storage import open_storage
-        from chunkup.storage.local import APPEND_ALIGN, APPENDED, LocalStorage
+        from chunkup.storage.local import APPEND_ALIGN, APPENDED, LocalStorage, appended_range
 
         recorded = {c.key for c in self.records(upload_id)}
-        storage = self.storage or open_storage(self.settings.resolved_storage_url)
-
-        async def listing() -> list[tuple[str, int]]:
-            store = open_storage(self.settings.resolved_storage_url)
-            try:
-                found = store.list(f"chunks/{upload_id}/")
-                return [(key, info.size) async for key, info in found]
-            finally:
-                await store.aclose()
-
+        used: dict[str, list[tuple[int, int]]] = {}
+        for key in recorded:
+            if (appended := appended_range(key)) is not None:
+                file_key, offset, length = appended
+                padded = length + -length % APPEND_ALIGN
+                used.setdefault(file_key, []).append((offset, offset + padded))
         unreferenced = 0
-        for key, size in asyncio.run(listing()):
-            if key.rsplit("/", 1)[-1] != APPENDED:
+        for key, size in self._listing(f"chunks/{upload_id}/"):
+            if key.rsplit("/", 1)[-1] != APPENDED:  # an object of its own
                 unreferenced += 0 if key in recorded else size
                 continue
+            storage = open_storage(self.settings.resolved_storage_url)
             assert isinstance(storage, LocalStorage)
-            used = []
-            for ref in recorded:
-                name, _, span = ref.partition("@")
-                if name == key:
-                    offset, length = (int(n) for n in span.split("+"))
-                    used.append((offset, offset + length + -length % APPEND_ALIGN))
             for start, end in _data_extents(storage.local_path(key)):
-                covered = sum(max(0, min(end, b) - max(start, a)) for a, b in used)
+                covered = sum(max(0, min(end, b) - max(start, a)) for a, b in used.get(key, []))
                 unreferenced += end - start - covered
         return unreferenced
 

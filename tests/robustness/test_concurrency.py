@@ -15,7 +15,7 @@ from tests.support import (
     CHUNK,
     LiveServer,
     ServerProcess,
-    StoredChunks,
+    StoredData,
     free_port,
     md5_of,
     settings_for,
@@ -155,7 +155,7 @@ def test_two_processes_on_one_database_share_an_upload_and_its_races(
     with ThreadPoolExecutor(8) as pool:
         responses = run_shuffled_with_retries(urls, token, data, upload_id, pool)
         assert_all_accepted_or_conflict_with_offset(responses)
-        stored = StoredChunks(settings_for(tmp_path / "data"))
+        stored = StoredData(settings_for(tmp_path / "data"))
         assert len(stored.records(upload_id)) == CHUNKS
         assert stored.unreferenced_bytes(upload_id) == 0  # none stored twice
         completes = [

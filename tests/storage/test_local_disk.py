@@ -93,7 +93,9 @@ def test_appends_from_many_threads_never_overlap(tmp_path: Path) -> None:
         keys = list(pool.map(lambda data: store.append_blocking("chunks/p/", data), parts))
     file = store.local_path("chunks/p/appended").read_bytes()
     for key, data in zip(keys, parts, strict=True):
-        offset, length = (int(n) for n in key.partition("@")[2].split("+"))
+        appended = local.appended_range(key)
+        assert appended is not None
+        _file, offset, length = appended
         assert offset % local.APPEND_ALIGN == 0 and length == len(data)
         assert file[offset : offset + length] == data
 

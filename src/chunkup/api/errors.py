@@ -11,6 +11,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
 from chunkup.errors import ChunkupError, InvalidField
+from chunkup.uploads.tus import BodyInterrupted
 
 log = logging.getLogger("chunkup.api")
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "request_too_large"}
@@ -75,4 +76,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(ClientDisconnect, _client_gone)
+    app.add_exception_handler(BodyInterrupted, _client_gone)  # the same, seen by the domain
     app.add_exception_handler(Exception, _unexpected)

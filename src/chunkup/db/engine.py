@@ -60,7 +60,8 @@ def _sqlite_engine(url: str) -> Engine:
         # take transaction control away from the driver, see "begin" below
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        _enable_wal(cursor)
+        if not _execute_when_free(cursor, "PRAGMA journal_mode=WAL"):
+            cursor.execute("PRAGMA journal_mode=WAL")  # its error
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
@@ -73,53 +74,41 @@ def _sqlite_engine(url: str) -> Engine:
         pooled = conn.connection
         if conn.get_execution_options().get(_READONLY, False):
             conn.exec_driver_sql("BEGIN")
-        elif not (pooled.info.get(_WRITER) and _take_write_lock(pooled.dbapi_connection)):
+        elif not (
+            pooled.info.get(_WRITER)
+            and _execute_when_free(pooled.dbapi_connection, "BEGIN IMMEDIATE")
+        ):
             conn.exec_driver_sql("BEGIN IMMEDIATE")  # SQLite's own wait (and error)
 
     return engine
 
 
-def _busy(exc: sqlite3.OperationalError) -> bool:
-    return getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_BUSY
+def _execute_when_free(executor: Any, sql: str) -> bool:
+    """Run ``sql`` on a sqlite3 connection or cursor, retried in short steps
+    while another connection holds the lock; False if it gave up (another
+    error, or ``WRITE_LOCK_PATIENCE`` spent), and the caller runs it the plain
+    way to raise that error.
 
-
-def _enable_wal(cursor: Any) -> None:
-    """Put the database in WAL mode, waiting for other processes in short steps.
-
-    Switching a new file to WAL needs it alone, and SQLite answers BUSY at once
-    (its busy handler is not asked) while another connection holds a write
-    lock: two workers starting on a fresh data directory, one already
-    migrating, and the other failed to start, taking the server down with it.
-    Once the file is in WAL mode (it stays so) the statement takes no lock.
-    """
-    deadline = time.monotonic() + WRITE_LOCK_PATIENCE
-    while True:
-        try:
-            cursor.execute("PRAGMA journal_mode=WAL")
-            return
-        except sqlite3.OperationalError as exc:
-            if not _busy(exc) or time.monotonic() > deadline:
-                raise
-        time.sleep(0.01)
-
-
-def _take_write_lock(dbapi_connection: Any) -> bool:
-    """``BEGIN IMMEDIATE`` on the writer connection, retried in short steps.
-
-    Worker processes share one SQLite file and take turns at its write lock,
-    each holding it for a transaction of tens of microseconds. SQLite's own
+    Two statements need it. ``BEGIN IMMEDIATE`` on the writer connection:
+    worker processes share one SQLite file and take turns at its write lock,
+    each holding it for a transaction of tens of microseconds, and SQLite's own
     busy handler sleeps 1, 2, 5, 10, 15, 20, 25 ... 100 ms between tries, so a
     few collisions cost a chunk 50-100 ms (the p99 of two workers); here the
-    waits are 0.1-2 ms. The writer connection has no busy timeout of its own
-    (``Database._writer_connection``); False after ``WRITE_LOCK_PATIENCE``.
+    waits are 0.1-2 ms (the writer connection has no busy timeout of its own,
+    ``Database._writer_connection``). And the switch to WAL mode: a new file
+    needs it alone, and SQLite answers BUSY at once (its busy handler is not
+    asked) while another connection writes: of two workers starting on a fresh
+    data directory, one migrating, the other failed to start, taking the server
+    down with it. (Once in WAL mode, as the file stays, it takes no lock.)
     """
     delay, deadline = 0.0001, time.monotonic() + WRITE_LOCK_PATIENCE
     while True:
         try:
-            dbapi_connection.execute("BEGIN IMMEDIATE")
+            executor.execute(sql)
             return True
         except sqlite3.OperationalError as exc:
-            if not _busy(exc) or time.monotonic() > deadline:
+            busy = getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_BUSY
+            if not busy or time.monotonic() > deadline:
                 return False
         time.sleep(delay)
         delay = min(delay * 2, 0.002)
@@ -211,7 +200,7 @@ class Database:
 
     def _writer_connection(self) -> Connection:
         """The writer's own connection: it waits for the write lock in Python
-        (``_take_write_lock``), so SQLite's busy handler is off on it."""
+        (``_execute_when_free``), so SQLite's busy handler is off on it."""
         assert self._sync is not None
         conn = self._sync.connect()
         conn.connection.dbapi_connection.execute("PRAGMA busy_timeout=0")  # type: ignore[union-attr]

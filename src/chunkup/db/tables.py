@@ -68,15 +68,16 @@ uploads = Table(
     Column("media_id", Integer),
 )
 
+
+def _owned_by_upload(name: str) -> Column[str]:
+    """A key column naming an upload: the row goes when the upload does."""
+    return Column(name, String(32), ForeignKey("uploads.id", ondelete="CASCADE"), primary_key=True)
+
+
 chunks = Table(
     "upload_chunks",
     metadata,
-    Column(
-        "upload_id",
-        String(32),
-        ForeignKey("uploads.id", ondelete="CASCADE"),
-        primary_key=True,
-    ),
+    _owned_by_upload("upload_id"),
     Column("start_byte", BigInteger, primary_key=True),
     Column("end_byte", BigInteger, nullable=False),
     Column("key", String(512), nullable=False),
@@ -114,12 +115,7 @@ pending_files = Table(
 tus_uploads = Table(
     "tus_uploads",
     metadata,
-    Column(
-        "upload_id",
-        String(32),
-        ForeignKey("uploads.id", ondelete="CASCADE"),
-        primary_key=True,
-    ),
+    _owned_by_upload("upload_id"),
     Column("metadata", Text, nullable=False),
     Column("media_type", String(8)),
     Column("concat", String(8)),
@@ -130,12 +126,7 @@ tus_uploads = Table(
 tus_parts = Table(
     "tus_parts",
     metadata,
-    Column(
-        "final_id",
-        String(32),
-        ForeignKey("uploads.id", ondelete="CASCADE"),
-        primary_key=True,
-    ),
+    _owned_by_upload("final_id"),
     Column("position", Integer, primary_key=True),
     Column("part_id", String(32), nullable=False, index=True),
 )

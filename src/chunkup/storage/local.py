@@ -42,6 +42,14 @@ _SEGMENT = re.compile(rf"(?P<file>(?:.+/)?{APPENDED})@(?P<offset>[0-9]+)\+(?P<le
 _PUNCH_HOLE = 0x02 | 0x01  # FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE
 
 
+def appended_range(key: str) -> tuple[str, int, int] | None:
+    """An appended object's file (as a key), offset and length; None for any other key."""
+    segment = _SEGMENT.fullmatch(key)
+    if segment is None:
+        return None
+    return segment["file"], int(segment["offset"]), int(segment["length"])
+
+
 class _Source:
     """An object's bytes on disk: a whole file, or a range of an appended file."""
 
@@ -164,12 +172,11 @@ class LocalStorage:
         return self.root.joinpath(*parts)
 
     def _source(self, key: str) -> _Source:
-        segment = _SEGMENT.fullmatch(key)
-        if segment is None:
+        appended = appended_range(key)
+        if appended is None:
             return _Source(self.local_path(key))
-        return _Source(
-            self.local_path(segment["file"]), int(segment["offset"]), int(segment["length"])
-        )
+        file_key, offset, length = appended
+        return _Source(self.local_path(file_key), offset, length)
 
     # -- writing ---------------------------------------------------------------
 

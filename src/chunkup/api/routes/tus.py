@@ -112,17 +112,14 @@ async def _append(
     checksum: Checksum | None,
 ) -> TusUpload:
     """The request's body appended at ``offset`` (PATCH, or POST with creation-with-upload)."""
-    try:
-        updated = await service.append(
-            user,
-            upload_id,
-            offset,
-            _body(request),
-            declared_length=_content_length(request),
-            checksum=checksum,
-        )
-    except BodyInterrupted as exc:  # what arrived is kept; nobody is left to answer
-        raise ClientDisconnect() from exc
+    updated = await service.append(
+        user,
+        upload_id,
+        offset,
+        _body(request),
+        declared_length=_content_length(request),
+        checksum=checksum,
+    )
     request.app.state.metrics.chunk_bytes.inc(updated.offset - offset)
     _count_completion(request, updated)
     return updated
