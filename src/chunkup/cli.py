@@ -82,6 +82,7 @@ def serve(
     from chunkup.api.observability import configure_logging
     from chunkup.api.protocol import uvicorn_options
     from chunkup.memory import tune_malloc
+    from chunkup.supervision import mark_supervisor
 
     settings = _settings(
         host=host,
@@ -114,10 +115,15 @@ def serve(
         return
     # worker processes build their app from the environment: hand the settings down
     os.environ.update(settings.as_environment())
+    mark_supervisor()  # and die with this process (chunkup.supervision)
     uvicorn.run(
         "chunkup.api.app:create_worker_app",
         factory=True,
         workers=settings.workers,
+        # uvicorn kills a worker that does not answer its ping in time, and a worker
+        # answers only once spawned and imported: its 5 s default restarts every worker
+        # forever on a loaded machine (seen at load 16 on 2 cores)
+        timeout_worker_healthcheck=30,
         **server_options,
     )
 
