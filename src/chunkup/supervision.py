@@ -46,7 +46,15 @@ def die_with_supervisor() -> None:
     expected = os.environ.get(SUPERVISOR_PID_VARIABLE)
     if expected is None or not expected.isdigit():
         return  # not started by `chunkup serve --workers N`
-    parent = int(expected)
+    die_with_parent(int(expected))
+
+
+def die_with_parent(parent: int) -> None:
+    """Exit as soon as ``parent`` (this process's parent when it started) is gone.
+
+    Also for helper processes of a worker (a PDF sandbox, say): a worker killed
+    outright must not leave them behind.
+    """
     if not _set_parent_death_signal():
         threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
     if os.getppid() != parent:  # it died before the signal was armed
@@ -71,5 +79,5 @@ def _watch_parent(parent: int) -> None:
 
 
 def _exit_orphaned(parent: int) -> None:
-    logger.error("supervisor %d is gone: worker %d exits", parent, os.getpid())
+    logger.error("parent %d is gone: process %d exits", parent, os.getpid())
     os._exit(1)

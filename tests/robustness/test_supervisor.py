@@ -172,7 +172,7 @@ def test_a_stopped_supervisor_drains_its_workers_gracefully(node: Node, stop: si
     log = (node.cwd / f"server-{server.port}.log").read_text()
     # each worker ran its lifespan's end; none was orphaned
     assert log.count("Application shutdown complete") == WORKERS
-    assert "is gone: worker" not in log
+    assert "is gone: process" not in log
 
 
 def worker_start_up(env: dict[str, str]) -> int:
