@@ -19,7 +19,7 @@ from pathlib import Path
 from PIL import Image, UnidentifiedImageError
 
 from chunkup.errors import InvalidImage
-from chunkup.media import metadata, pdf
+from chunkup.media import metadata
 from chunkup.media.renditions import (
     PREVIEW_SIDE,
     THUMBNAIL_SIDE,
@@ -28,6 +28,7 @@ from chunkup.media.renditions import (
     rendition,
     swaps_sides,
 )
+from chunkup.media.sandbox import PdfSandbox
 from chunkup.models import MediaType
 
 log = logging.getLogger(__name__)
@@ -68,11 +69,16 @@ class Inspection:
 
 
 def inspect_file(
-    path: Path, media_type: MediaType, *, max_pixels: int, strip_metadata: bool = True
+    path: Path,
+    media_type: MediaType,
+    *,
+    max_pixels: int,
+    pdf_sandbox: PdfSandbox,
+    strip_metadata: bool = True,
 ) -> Inspection:
     if media_type.is_image:
         return inspect_image(path, max_pixels=max_pixels, strip_metadata=strip_metadata)
-    return inspect_pdf(path)
+    return inspect_pdf(path, pdf_sandbox)
 
 
 def inspect_image(path: Path, *, max_pixels: int, strip_metadata: bool = True) -> Inspection:
@@ -112,15 +118,16 @@ def inspect_image(path: Path, *, max_pixels: int, strip_metadata: bool = True) -
     return Inspection(mimetype, width, height, extra, thumbnail, replacement=replacement)
 
 
-def inspect_pdf(path: Path) -> Inspection:
-    facts = pdf.read_pdf(path)
+def inspect_pdf(path: Path, sandbox: PdfSandbox) -> Inspection:
+    """Read and rendered in the sandbox: this process never parses the PDF itself."""
+    report = sandbox.inspect(path, longest=PREVIEW_SIDE)
     extra: dict[str, object] = {}
-    if facts.pages is not None:
-        extra["pages"] = facts.pages
-    if facts.encrypted:
+    if report.pages is not None:
+        extra["pages"] = report.pages
+    if report.encrypted:
         extra["encrypted"] = True
     preview = thumbnail = None
-    page = pdf.render_first_page(path, longest=PREVIEW_SIDE)
+    page = report.first_page
     if page is not None:
         preview = rendition(page, longest=PREVIEW_SIDE)
         thumbnail = rendition(page, longest=THUMBNAIL_SIDE)
