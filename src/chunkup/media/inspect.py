@@ -16,7 +16,7 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, PngImagePlugin, UnidentifiedImageError
 
 from chunkup.errors import InvalidImage
 from chunkup.media import metadata
@@ -41,6 +41,11 @@ EXTENSIONS = {
     "image/webp": ".webp",
     "application/pdf": ".pdf",
 }
+# Pillow inflates a PNG's text chunks as it opens it and keeps them, up to 64 MiB
+# (MAX_TEXT_MEMORY; 1 MiB a chunk, MAX_TEXT_CHUNK, which also bounds the ICC
+# profile): 120 MiB of peak for a 62 KB, 64x64 image. Stored images lose their text
+# anyway; a PNG with more than this much of it is refused as a bomb.
+PNG_TEXT_MEMORY = 4 * 1024 * 1024
 _DECODE_ERRORS = (
     UnidentifiedImageError,
     OSError,
@@ -83,6 +88,7 @@ def inspect_file(
 
 def inspect_image(path: Path, *, max_pixels: int, strip_metadata: bool = True) -> Inspection:
     """Bound, verify and decode the image once; thumbnail it; strip its metadata."""
+    PngImagePlugin.MAX_TEXT_MEMORY = PNG_TEXT_MEMORY  # process-wide, so set before each use
     data = path.read_bytes()  # at most image_max_bytes
     try:
         with warnings.catch_warnings():
@@ -108,6 +114,8 @@ def inspect_image(path: Path, *, max_pixels: int, strip_metadata: bool = True) -
             replacement = _stripped(data, mimetype, orientation) if strip_metadata else None
     except InvalidImage:
         raise
+    except Image.DecompressionBombError as exc:  # Pillow's own ceiling, met in Image.open
+        raise InvalidImage(f"The image has more pixels than the limit of {max_pixels}.") from exc
     except _DECODE_ERRORS as exc:
         raise InvalidImage() from exc
     if swaps_sides(orientation):
