@@ -86,7 +86,7 @@ def allocate(job: dict[str, Any], answers: BinaryIO) -> None:
     from chunkup.media import frames
 
     block = b"\x01" * int(job["bytes"])  # written, so resident, not only reserved
-    frames.write_frame(answers, {"allocated": len(block)})
+    frames.write_frame(answers, {"allocated": len(block), "pid": os.getpid()})
 
 
 def sleep(job: dict[str, Any], answers: BinaryIO) -> None:
@@ -94,7 +94,7 @@ def sleep(job: dict[str, Any], answers: BinaryIO) -> None:
     from chunkup.media import frames
 
     time.sleep(float(job["sleep"]))
-    frames.write_frame(answers, {"slept": job["sleep"]})
+    frames.write_frame(answers, {"slept": job["sleep"], "pid": os.getpid()})
 
 
 TASKS: dict[str, Task] = {"pdf": inspect_pdf, "allocate": allocate, "sleep": sleep}
