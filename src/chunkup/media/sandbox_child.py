@@ -18,6 +18,7 @@ pixels, so a crash while rendering still leaves the facts with the parent.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import resource
@@ -39,6 +40,8 @@ def main(argv: list[str]) -> int:
     os.dup2(2, 1)
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    # pypdf warns about every oddity of a hostile file; the parent logs the outcome
+    logging.basicConfig(level=logging.ERROR, format="pdf sandbox: %(name)s: %(message)s")
     from chunkup.media import frames
 
     jobs = sys.stdin.buffer
