@@ -11,12 +11,15 @@ child.
 from __future__ import annotations
 
 import os
+import signal
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from chunkup.errors import InvalidDocument, InvalidImage
+from chunkup.errors import InspectionUnavailable, InvalidDocument, InvalidImage
+from chunkup.media import sandbox as sandbox_module
 from chunkup.media.inspect import inspect_image
 from chunkup.media.sandbox import PdfSandbox, SandboxFailed
 from tests.media import bombs
@@ -41,6 +44,13 @@ def saved(tmp_path: Path, data: bytes, name: str = "doc.pdf") -> Path:
     path = tmp_path / name
     path.write_bytes(data)
     return path
+
+
+def dead_or_zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
 
 
 def alive(pid: int) -> bool:
@@ -104,6 +114,28 @@ def test_a_child_past_its_deadline_is_killed_and_replaced():
         assert sandbox.probe({"task": "sleep", "sleep": 0})["pid"] != first["pid"]
     finally:
         sandbox.close()
+
+
+def test_a_child_killed_while_idle_is_replaced_without_refusing_the_next_pdf(
+    sandbox: PdfSandbox, tmp_path: Path
+):
+    idle = sandbox.probe({"task": "sleep", "sleep": 0})["pid"]
+    os.kill(idle, signal.SIGKILL)
+    deadline = time.monotonic() + 10  # the kernel ends it: an external process to wait for
+    while not dead_or_zombie(idle):
+        assert time.monotonic() < deadline, "SIGKILL did not end the child"
+        time.sleep(0.01)
+    report = sandbox.inspect(saved(tmp_path, pdf_document(1, 300, 400)), longest=1024)
+    assert report.pages == 1 and report.first_page is not None
+
+
+def test_no_child_can_start_is_a_retryable_503(
+    sandbox: PdfSandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setattr(sandbox_module.sys, "executable", str(tmp_path / "no-python"))
+    with pytest.raises(InspectionUnavailable) as raised:
+        sandbox.inspect(saved(tmp_path, pdf_document(1, 300, 400)), longest=1024)
+    assert raised.value.status == 503
 
 
 def test_a_png_with_900_megapixels_is_refused_from_its_header(tmp_path: Path):

@@ -33,7 +33,7 @@ from typing import Any
 
 from PIL import Image
 
-from chunkup.errors import InvalidDocument
+from chunkup.errors import InspectionUnavailable, InvalidDocument
 from chunkup.media import frames
 
 log = logging.getLogger(__name__)
@@ -41,6 +41,8 @@ log = logging.getLogger(__name__)
 MiB = 1024 * 1024
 # a child that served this many documents is replaced: a long-lived heap only grows
 JOBS_PER_CHILD = 200
+# starting Python and importing pypdf and PDFium: 0.2 s idle, seconds on a loaded host
+STARTUP_SECONDS = 30.0
 
 
 class SandboxFailed(Exception):
@@ -58,13 +60,22 @@ class _Child:
     """One sandbox process and the two pipes to it."""
 
     def __init__(self, memory_bytes: int) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "chunkup.media.sandbox_child", str(memory_bytes)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            bufsize=0,
-        )
+        """Start the child and wait until it is ready for a job."""
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "chunkup.media.sandbox_child", str(memory_bytes)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                bufsize=0,
+            )
+        except OSError as exc:  # no processes or memory left for one: the host's trouble
+            raise SandboxFailed(f"cannot start a child: {exc}") from exc
         self.jobs = 0
+        try:
+            self.receive(time.monotonic() + STARTUP_SECONDS)
+        except SandboxFailed:
+            self.kill()
+            raise
 
     @property
     def pid(self) -> int:
@@ -140,13 +151,11 @@ class PdfSandbox:
 
         Blocks for up to ``seconds``: call it from a worker thread.
         """
-        child = self._take()
+        child = self._start({"task": "pdf", "path": str(path), "longest": longest})
+        deadline = time.monotonic() + self.seconds
         healthy = False
         try:
-            deadline = time.monotonic() + self.seconds
-            job = {"task": "pdf", "path": str(path), "longest": longest, "seconds": self.seconds}
             try:
-                child.send(job)
                 facts = child.receive(deadline)
             except SandboxFailed as exc:
                 log.warning("PDF %s refused: %s in the sandbox", path.name, exc)
@@ -176,11 +185,11 @@ class PdfSandbox:
 
         For tests and operators checking that the limits hold on a host.
         """
-        child = self._take()
+        child = self._start(job)
+        deadline = time.monotonic() + self.seconds
         healthy = False
         try:
-            child.send({**job, "seconds": self.seconds})
-            answer = child.receive(time.monotonic() + self.seconds)
+            answer = child.receive(deadline)
             healthy = True
             return answer
         finally:
@@ -211,14 +220,36 @@ class PdfSandbox:
             raise SandboxFailed("a malformed page")
         return Image.frombytes("RGB", (width, height), pixels)
 
-    def _take(self) -> _Child:
+    def _start(self, job: dict[str, Any]) -> _Child:
+        """A child working on ``job``: an idle one, or a new one if that one just died.
+
+        Raises ``InspectionUnavailable`` when no child can be started: the host's
+        trouble (no processes or memory left), not the file's.
+        """
+        job = {**job, "seconds": self.seconds}
+        child = self._take()
+        if child is not None:
+            try:
+                child.send(job)
+                return child
+            except SandboxFailed:  # killed while idle (an operator, the OOM killer)
+                child.kill()
+        try:
+            child = _Child(self.memory_bytes)
+            child.send(job)
+        except SandboxFailed as exc:
+            log.error("PDF sandbox unavailable: %s", exc)
+            raise InspectionUnavailable("PDFs cannot be checked right now; retry later.") from exc
+        return child
+
+    def _take(self) -> _Child | None:
         with self._lock:
             while self._idle:
                 child = self._idle.pop()
                 if child.alive():
                     return child
                 child.kill()
-        return _Child(self.memory_bytes)
+        return None
 
     def _give_back(self, child: _Child, healthy: bool) -> None:
         resident = child.resident_bytes() if healthy else None

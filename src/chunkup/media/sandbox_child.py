@@ -22,6 +22,7 @@ import logging
 import math
 import os
 import resource
+import signal
 import sys
 import time
 from collections.abc import Callable
@@ -40,10 +41,14 @@ def main(argv: list[str]) -> int:
     os.dup2(2, 1)
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    # Ctrl-C in a terminal reaches the whole process group: the parent decides when we go
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     # pypdf warns about every oddity of a hostile file; the parent logs the outcome
     logging.basicConfig(level=logging.ERROR, format="pdf sandbox: %(name)s: %(message)s")
     from chunkup.media import frames
 
+    _preload()
+    frames.write_frame(answers, {"ready": os.getpid()})
     jobs = sys.stdin.buffer
     while line := jobs.readline():
         job = json.loads(line)
@@ -54,6 +59,15 @@ def main(argv: list[str]) -> int:
             frames.write_frame(answers, {"exceeded": "memory"})
             return OUT_OF_MEMORY
     return 0  # the parent closed the pipe: it is done with us
+
+
+def _preload() -> None:
+    """Import the decoders before the first job, so that no job's deadline pays for it."""
+    import pypdf  # noqa: F401
+    import pypdfium2  # type: ignore[import-untyped]  # noqa: F401
+    from PIL import Image
+
+    Image.init()
 
 
 def _cpu_budget(seconds: float) -> None:
