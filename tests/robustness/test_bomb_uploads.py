@@ -18,6 +18,7 @@ import pytest
 
 from chunkup.auth import mint_token
 from tests.media import bombs
+from tests.robustness.test_concurrency import pdf_like
 from tests.support import SECRET, ChunkClient, ServerProcess, assert_error, md5_of, pdf_document
 
 MiB = 1024 * 1024
@@ -127,12 +128,26 @@ def test_a_small_png_whose_text_inflates_to_60_mib_is_refused(worker: Worker):
     assert grown <= SMALL_IMAGE_BOUND, f"{grown / MiB:.0f} MiB"
 
 
+def test_a_large_pdf_completes_with_its_preview_within_the_bound(worker: Worker):
+    response, grown = worker.complete(pdf_like(20 * MiB))
+    assert response.status_code == 201, response.text
+    assert response.json()["image"] is not None
+    assert grown <= PDF_BOUND, f"{grown / MiB:.0f} MiB"
+
+
+def limits_of(pid: int) -> dict[str, list[str]]:
+    """``/proc/PID/limits``: each limit's name and its soft and hard values."""
+    rows = Path(f"/proc/{pid}/limits").read_text().splitlines()[1:]
+    return {row[:26].strip(): row[26:].split()[:2] for row in rows}
+
+
 def test_the_sandbox_children_are_capped_by_the_os(worker: Worker):
     # a child is listed under the thread that started it: a completion's worker thread
     tasks = Path(f"/proc/{worker.pid}/task").glob("*/children")
     children = [int(pid) for task in tasks for pid in task.read_text().split()]
     assert children, "a PDF was completed: a sandbox child should be idle"
     for pid in children:
-        limits = Path(f"/proc/{pid}/limits").read_text()
-        line = next(line for line in limits.splitlines() if line.startswith("Max address space"))
-        assert line.split()[3:5] == [str(256 * MiB)] * 2, line
+        limits = limits_of(pid)
+        assert limits["Max address space"] == [str(256 * MiB)] * 2
+        assert limits["Max cpu time"][0] != "unlimited"  # its budget for the next job
+        assert limits["Max core file size"] == ["0", "0"]
