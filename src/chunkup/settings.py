@@ -94,7 +94,7 @@ class Settings(BaseSettings):
     )
     pdf_memory_limit_mb: int = Field(
         256,
-        ge=64,
+        ge=128,  # Python with pypdf and PDFium loaded needs about 70 MiB of address space
         description="address space of the child process that parses and renders a PDF "
         "(RLIMIT_AS); a PDF that needs more is refused or left without a preview",
     )
