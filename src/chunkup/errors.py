@@ -280,6 +280,11 @@ class DatabaseUnavailable(Unavailable):
     default_detail = "The database is busy or unreachable; retry later."
 
 
+class InspectionUnavailable(Unavailable):
+    code = "inspection_unavailable"
+    default_detail = "Files of this type cannot be checked right now; retry later."
+
+
 class TooManyUploads(TooManyRequests):
     code = "too_many_uploads"
     default_detail = "Too many unfinished uploads; complete or abort some first."

@@ -60,5 +60,6 @@ class Services:
             return
 
     async def close(self) -> None:
+        await self.completion.close()
         await self.storage.aclose()
         await self.db.dispose()

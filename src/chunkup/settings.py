@@ -92,6 +92,18 @@ class Settings(BaseSettings):
         description="development mode: the web page offers a dev token (POST /dev/token mints "
         "one for user 1 without credentials); never in production",
     )
+    pdf_memory_limit_mb: int = Field(
+        256,
+        ge=128,  # Python with pypdf and PDFium loaded needs about 70 MiB of address space
+        description="address space of the child process that parses and renders a PDF "
+        "(RLIMIT_AS); a PDF that needs more is refused or left without a preview",
+    )
+    pdf_time_limit_s: float = Field(
+        10.0,
+        gt=0,
+        description="wall-clock seconds a PDF's parse and first-page render may take before "
+        "the child process doing them is killed",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> Settings:

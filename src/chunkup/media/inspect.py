@@ -16,10 +16,10 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, PngImagePlugin, UnidentifiedImageError
 
 from chunkup.errors import InvalidImage
-from chunkup.media import metadata, pdf
+from chunkup.media import metadata
 from chunkup.media.renditions import (
     PREVIEW_SIDE,
     THUMBNAIL_SIDE,
@@ -28,6 +28,7 @@ from chunkup.media.renditions import (
     rendition,
     swaps_sides,
 )
+from chunkup.media.sandbox import PdfSandbox
 from chunkup.models import MediaType
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,11 @@ EXTENSIONS = {
     "image/webp": ".webp",
     "application/pdf": ".pdf",
 }
+# Pillow inflates a PNG's text chunks as it opens it and keeps them, up to 64 MiB
+# (MAX_TEXT_MEMORY; 1 MiB a chunk, MAX_TEXT_CHUNK, which also bounds the ICC
+# profile): 120 MiB of peak for a 62 KB, 64x64 image. Stored images lose their text
+# anyway; a PNG with more than this much of it is refused as a bomb.
+PNG_TEXT_MEMORY = 4 * 1024 * 1024
 _DECODE_ERRORS = (
     UnidentifiedImageError,
     OSError,
@@ -68,15 +74,21 @@ class Inspection:
 
 
 def inspect_file(
-    path: Path, media_type: MediaType, *, max_pixels: int, strip_metadata: bool = True
+    path: Path,
+    media_type: MediaType,
+    *,
+    max_pixels: int,
+    pdf_sandbox: PdfSandbox,
+    strip_metadata: bool = True,
 ) -> Inspection:
     if media_type.is_image:
         return inspect_image(path, max_pixels=max_pixels, strip_metadata=strip_metadata)
-    return inspect_pdf(path)
+    return inspect_pdf(path, pdf_sandbox)
 
 
 def inspect_image(path: Path, *, max_pixels: int, strip_metadata: bool = True) -> Inspection:
     """Bound, verify and decode the image once; thumbnail it; strip its metadata."""
+    PngImagePlugin.MAX_TEXT_MEMORY = PNG_TEXT_MEMORY  # process-wide, so set before each use
     data = path.read_bytes()  # at most image_max_bytes
     try:
         with warnings.catch_warnings():
@@ -102,6 +114,8 @@ def inspect_image(path: Path, *, max_pixels: int, strip_metadata: bool = True) -
             replacement = _stripped(data, mimetype, orientation) if strip_metadata else None
     except InvalidImage:
         raise
+    except Image.DecompressionBombError as exc:  # Pillow's own ceiling, met in Image.open
+        raise InvalidImage(f"The image has more pixels than the limit of {max_pixels}.") from exc
     except _DECODE_ERRORS as exc:
         raise InvalidImage() from exc
     if swaps_sides(orientation):
@@ -112,15 +126,16 @@ def inspect_image(path: Path, *, max_pixels: int, strip_metadata: bool = True) -
     return Inspection(mimetype, width, height, extra, thumbnail, replacement=replacement)
 
 
-def inspect_pdf(path: Path) -> Inspection:
-    facts = pdf.read_pdf(path)
+def inspect_pdf(path: Path, sandbox: PdfSandbox) -> Inspection:
+    """Read and rendered in the sandbox: this process never parses the PDF itself."""
+    report = sandbox.inspect(path, longest=PREVIEW_SIDE)
     extra: dict[str, object] = {}
-    if facts.pages is not None:
-        extra["pages"] = facts.pages
-    if facts.encrypted:
+    if report.pages is not None:
+        extra["pages"] = report.pages
+    if report.encrypted:
         extra["encrypted"] = True
     preview = thumbnail = None
-    page = pdf.render_first_page(path, longest=PREVIEW_SIDE)
+    page = report.first_page
     if page is not None:
         preview = rendition(page, longest=PREVIEW_SIDE)
         thumbnail = rendition(page, longest=THUMBNAIL_SIDE)

@@ -5,6 +5,9 @@ page count is recorded, and an encrypted PDF is accepted and marked. PDFium
 (pypdfium2's bundled build) then renders the first page into the preview; a
 document PDFium cannot open (a user password, damage pypdf tolerates) is still
 accepted, without a preview.
+
+Both inflate whatever the file asks for, so the server calls them only in the
+sandbox's capped child processes (``sandbox.py``), never in a serving worker.
 """
 
 from __future__ import annotations

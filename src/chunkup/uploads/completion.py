@@ -39,7 +39,7 @@ from chunkup.errors import (
     UploadIncomplete,
     UploadNotFound,
 )
-from chunkup.media import Inspection, inspect_file, stored
+from chunkup.media import Inspection, PdfSandbox, inspect_file, stored
 from chunkup.media.inspect import EXTENSIONS
 from chunkup.media.sniff import HEAD_BYTES, sniff
 from chunkup.models import Chunk, Media, MediaType, Upload, UploadStatus
@@ -82,6 +82,15 @@ class CompletionService:
         self._running: dict[tuple[int, str, str, str], asyncio.Task[Media]] = {}
         # decoding holds a whole image in memory: a few at a time, one per core
         self._decoding = asyncio.Semaphore(os.cpu_count() or 1)
+        # PDFs are opened only in capped child processes, started on first use
+        self._pdf_sandbox = PdfSandbox(
+            memory_bytes=settings.pdf_memory_limit_mb * 1024 * 1024,
+            seconds=settings.pdf_time_limit_s,
+        )
+
+    async def close(self) -> None:
+        """Stop the PDF sandbox's idle child processes."""
+        await asyncio.to_thread(self._pdf_sandbox.close)
 
     async def complete(
         self, user_id: int, upload_id: str | None, md5: str | None, type_: str | None
@@ -291,6 +300,7 @@ class CompletionService:
                 path,
                 media_type,
                 max_pixels=self.settings.image_max_pixels,
+                pdf_sandbox=self._pdf_sandbox,
                 strip_metadata=self.settings.strip_image_metadata,
             )
 
