@@ -52,13 +52,20 @@ def die_with_supervisor() -> None:
 def die_with_parent(parent: int) -> None:
     """Exit as soon as ``parent`` (this process's parent when it started) is gone.
 
-    Also for helper processes of a worker (a PDF sandbox, say): a worker killed
-    outright must not leave them behind.
+    The kernel's death signal follows the *thread* that started this process:
+    right for uvicorn's workers, started by the supervisor's main thread, wrong
+    for a helper process started from a thread pool. Those use
+    :func:`watch_parent`.
     """
     if not _set_parent_death_signal():
-        threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+        watch_parent(parent)
     if os.getppid() != parent:  # it died before the signal was armed
         _exit_orphaned(parent)
+
+
+def watch_parent(parent: int) -> None:
+    """Exit within ``WATCH_INTERVAL`` of ``parent`` going away (a thread that polls)."""
+    threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
 
 
 def _set_parent_death_signal() -> bool:

@@ -29,6 +29,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from chunkup.supervision import watch_parent
+
 # exit status of a child that ran out of memory: its heap is not to be trusted again
 OUT_OF_MEMORY = 3
 
@@ -43,6 +45,8 @@ def main(argv: list[str]) -> int:
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     # Ctrl-C in a terminal reaches the whole process group: the parent decides when we go
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # but a worker killed outright takes us with it, even in the middle of a job
+    watch_parent(os.getppid())
     # pypdf warns about every oddity of a hostile file; the parent logs the outcome
     logging.basicConfig(level=logging.ERROR, format="pdf sandbox: %(name)s: %(message)s")
     from chunkup.media import frames
