@@ -10,12 +10,15 @@ __all__ = ["Inspection", "Rendition", "inspect_file", "preload"]
 def preload() -> None:
     """Load the decoders now, at start-up, not in the first completion.
 
-    Pillow registers its format plugins, and pypdf and PDFium are imported,
-    on first use: about 150 ms that the first upload of each worker would
-    otherwise wait for.
+    Pillow registers its format plugins (HEIF through pillow-heif), and pypdf
+    and PDFium are imported, on first use: about 150 ms that the first upload
+    of each worker would otherwise wait for.
     """
     import pypdf  # noqa: F401
     import pypdfium2  # noqa: F401
     from PIL import Image
 
+    from chunkup.media.inspect import _register_heif
+
     Image.init()
+    _register_heif()

@@ -2,10 +2,10 @@
 
 The chunks are streamed in order into a new file under a fresh token while
 their MD5 is computed (one pass over the bytes); the file is then inspected in a
-worker thread (decoded once: validated, thumbnailed, its metadata stripped, a
-PDF's first page rendered), what that made is stored beside the file under the
-same token, and the Media committed in one transaction that also marks the
-upload completed.
+worker thread (decoded once: validated, its metadata stripped, a PDF's first
+page rendered, the thumbnail and responsive pictures made in one pass), what
+that made is stored beside the file under the same token, and the Media
+committed in one transaction that also marks the upload completed.
 Completion is idempotent: a retry, or a race between processes, finds the
 committed Media and returns it, and a loser's file is removed. Concurrent
 completes in one process share a single piece of work.
@@ -214,6 +214,16 @@ class CompletionService:
                 key = keys.media_key(token, f"{role}/{stem}.webp")
                 await self.storage.put(key, rendition.data)
                 extra[role] = stored.record(key, rendition, role)
+        if inspection.blurhash is not None:
+            extra[stored.BLURHASH] = inspection.blurhash
+        if inspection.pictures:
+            entries = []
+            for picture in inspection.pictures:
+                suffix = EXTENSIONS.get(picture.mimetype, "")
+                key = keys.media_key(token, f"{stored.RENDITIONS}/{stem}-{picture.width}{suffix}")
+                await self.storage.put(key, picture.data)
+                entries.append(stored.record_picture(key, picture))
+            extra[stored.RENDITIONS] = entries
         return size, extra
 
     async def _head(self, key: str) -> bytes:
