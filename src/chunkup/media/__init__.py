@@ -18,7 +18,7 @@ def preload() -> None:
     import pypdfium2  # noqa: F401
     from PIL import Image
 
-    from chunkup.media.inspect import _register_heif
+    from chunkup.media.inspect import register_heif
 
     Image.init()
-    _register_heif()
+    register_heif()

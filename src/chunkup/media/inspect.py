@@ -175,12 +175,12 @@ def inspect_pdf(path: Path) -> Inspection:
 
 
 def _open(data: bytes) -> Image.Image:
-    _register_heif()
+    register_heif()
     return Image.open(io.BytesIO(data), formats=list(IMAGE_FORMATS))
 
 
 @cache
-def _register_heif() -> None:
+def register_heif() -> None:
     """Teach Pillow HEIF, once, on first use (``preload`` calls it at start-up)."""
     from pillow_heif import register_heif_opener
 
