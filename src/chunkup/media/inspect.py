@@ -215,6 +215,7 @@ def _ladder(
             icc_profile=image.info.get("icc_profile"),
             widths=widths,
             full=full,
+            release=True,  # nothing reads the decoded pixels after this
         )
     except Exception:  # missing pictures must not refuse an image that decodes
         log.exception("pictures failed for a %s image", image.format)

@@ -122,11 +122,15 @@ def ladder(
     icc_profile: bytes | None = None,
     widths: tuple[int, ...] = WIDTHS,
     full: bool = False,
+    release: bool = False,
 ) -> Ladder:
     """The thumbnail, its BlurHash and the responsive pictures of ``image``, in one pass.
 
     ``widths`` are displayed widths; those not below the image's own are left
-    out (never enlarged). ``full`` adds the whole image as a JPEG.
+    out (never enlarged). ``full`` adds the whole image as a JPEG. ``release``
+    closes ``image`` as soon as the largest picture is made from it, so the
+    decoded pixels are freed before anything is encoded: the peak stays that of
+    the decode (plus the first, smaller, picture while it is being made).
     """
     picture = _eight_bit(image)
     displayed = picture.size[::-1] if swaps_sides(orientation) else picture.size
@@ -144,6 +148,8 @@ def ladder(
     picture = _srgb(picture, icc_profile)
     if orientation in _TRANSPOSE:
         picture = picture.transpose(_TRANSPOSE[orientation])
+    if release and picture is not image:
+        image.close()
     pictures: list[Picture] = []
     thumbnail: Rendition | None = None
     hashed = ""
