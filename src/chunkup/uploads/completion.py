@@ -217,13 +217,20 @@ class CompletionService:
         if inspection.blurhash is not None:
             extra[stored.BLURHASH] = inspection.blurhash
         if inspection.pictures:
-            entries = []
-            for picture in inspection.pictures:
-                suffix = EXTENSIONS.get(picture.mimetype, "")
-                key = keys.media_key(token, f"{stored.RENDITIONS}/{stem}-{picture.width}{suffix}")
-                await self.storage.put(key, picture.data)
-                entries.append(stored.record_picture(key, picture))
-            extra[stored.RENDITIONS] = entries
+            named = [
+                (keys.media_key(token, f"{stored.RENDITIONS}/{stem}-{p.width}{suffix}"), p)
+                for p in inspection.pictures
+                for suffix in [EXTENSIONS.get(p.mimetype, "")]
+            ]
+            # at once: on S3 each put is a round trip. All are waited for before a failure
+            # is raised, so none is still writing when the caller removes the token's prefix
+            done = await asyncio.gather(
+                *(self.storage.put(key, p.data) for key, p in named), return_exceptions=True
+            )
+            for outcome in done:
+                if isinstance(outcome, BaseException):
+                    raise outcome
+            extra[stored.RENDITIONS] = [stored.record_picture(key, p) for key, p in named]
         return size, extra
 
     async def _head(self, key: str) -> bytes:
