@@ -141,3 +141,13 @@ def test_the_ladder_reads_the_decoded_image_once(monkeypatch):
     monkeypatch.setattr(Image.Image, "resize", counting)
     ladder(source)
     assert calls == [(1920, 1280)]
+
+
+def test_the_full_size_jpeg_puts_transparency_on_white():
+    image = Image.new("RGBA", (500, 300), (0, 0, 0, 0))
+    image.paste((0, 0, 255, 255), (0, 0, 100, 300))
+    made = ladder(image, full=True)
+    jpeg = opened(made.pictures[-1].data).convert("RGB")
+    assert min(jpeg.getpixel((400, 150))) > 245  # was transparent: white, not black
+    red, green, blue = jpeg.getpixel((50, 150))
+    assert blue > 200 and red < 40

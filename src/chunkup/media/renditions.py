@@ -194,9 +194,15 @@ def _webp(picture: Image.Image, effort: int) -> bytes:
 
 
 def _jpeg(picture: Image.Image) -> bytes:
+    """``picture`` as a JPEG; transparent parts on white (JPEG has no alpha)."""
+    rgb = picture
+    if picture.mode == "RGBA":
+        rgb = Image.new("RGB", picture.size, (255, 255, 255))
+        rgb.paste(picture, mask=picture.getchannel("A"))
+    elif picture.mode != "RGB":
+        rgb = picture.convert("RGB")
     buffer = io.BytesIO()
-    rgb = picture if picture.mode == "RGB" else picture.convert("RGB")
-    rgb.save(buffer, "JPEG", quality=FULL_JPEG_QUALITY, optimize=False)
+    rgb.save(buffer, "JPEG", quality=FULL_JPEG_QUALITY)
     return buffer.getvalue()
 
 
