@@ -29,5 +29,10 @@ format: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
+# issue 18's budget: completion time and peak memory of a 5 MiB photo and a PDF
+.PHONY: bench-completion
+bench-completion: $(STAMP)
+	$(BIN)/python -m bench.completion $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) chunkup-data .pytest_cache
