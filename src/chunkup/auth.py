@@ -13,6 +13,7 @@ import secrets
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import jwt
 
@@ -113,7 +114,7 @@ class TokenVerifier:
             raise Unauthorized("The token carries no integer user_id.")
         return user_id, float(claims["exp"])
 
-    def _signing_key(self, token: str) -> object:
+    def _signing_key(self, token: str) -> Any:  # a secret, a PEM or a JWK's key object
         if self._jwks is not None:
             return self._jwks.get_signing_key_from_jwt(token).key
         return self._key

@@ -10,7 +10,7 @@ chunk stored before it.
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 
 Range = tuple[int, int]
 
@@ -20,9 +20,10 @@ class RangeSet:
 
     __slots__ = ("_ranges",)
 
-    def __init__(self, ranges: Iterable[Range] = ()) -> None:
+    def __init__(self, ranges: Iterable[Sequence[int]] = ()) -> None:
+        """``ranges`` as tuples, or as lists as an upload's stored ``ranges`` (JSON) has them."""
         self._ranges: list[Range] = []
-        for start, end in sorted(ranges):
+        for start, end in sorted(ranges, key=tuple):
             self._append_merged(start, end)
 
     def _append_merged(self, start: int, end: int) -> None:
