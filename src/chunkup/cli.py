@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
@@ -79,7 +80,7 @@ def serve(
     import uvicorn
 
     from chunkup.api import create_app
-    from chunkup.api.observability import configure_logging
+    from chunkup.api.observability import MULTIPROCESS_ENV, configure_logging, metrics_directory
     from chunkup.api.protocol import uvicorn_options
     from chunkup.memory import tune_malloc
 
@@ -114,12 +115,18 @@ def serve(
         return
     # worker processes build their app from the environment: hand the settings down
     os.environ.update(settings.as_environment())
-    uvicorn.run(
-        "chunkup.api.app:create_worker_app",
-        factory=True,
-        workers=settings.workers,
-        **server_options,
-    )
+    # and where each writes its metrics, so that a scrape of any sums them all
+    metrics = metrics_directory(settings.data_dir)
+    os.environ[MULTIPROCESS_ENV] = str(metrics)
+    try:
+        uvicorn.run(
+            "chunkup.api.app:create_worker_app",
+            factory=True,
+            workers=settings.workers,
+            **server_options,
+        )
+    finally:
+        shutil.rmtree(metrics)
 
 
 @app.command()

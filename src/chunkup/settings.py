@@ -92,6 +92,11 @@ class Settings(BaseSettings):
         description="development mode: the web page offers a dev token (POST /dev/token mints "
         "one for user 1 without credentials); never in production",
     )
+    metrics_token: SecretStr | None = Field(
+        None,
+        description="bearer token a scrape of /metrics must send; unset: /metrics is open "
+        "(then keep it off the public side of the balancer)",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> Settings:
@@ -125,8 +130,8 @@ class Settings(BaseSettings):
                 continue
             if name == "data_dir":
                 value = str(self.data_dir.resolve())
-            elif name == "jwt_secret":
-                value = self.jwt_secret.get_secret_value() if self.jwt_secret else None
+            elif isinstance(secret := getattr(self, name), SecretStr):
+                value = secret.get_secret_value()
             elif not isinstance(value, str):
                 value = json.dumps(value)
             if value is not None:

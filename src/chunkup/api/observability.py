@@ -4,53 +4,104 @@
 ``BaseHTTPMiddleware``): it names every request with an id (the client's
 ``X-Request-ID`` if sane, else a new one), times it, logs one line when it ends
 and records its latency by route.
+
+Metrics are per node. With several worker processes on one port a scrape reaches
+any one of them, so each worker writes its counts to files in a directory of the
+run (prometheus-client's multiprocess mode, ``PROMETHEUS_MULTIPROC_DIR``, set by
+``chunkup serve`` before the workers start: ``metrics_directory``) and a scrape
+sums every worker's files, those of workers that died included, so no counter
+ever goes backwards.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import os
 import re
 import secrets
+import shutil
 import time
 from contextvars import ContextVar
+from pathlib import Path
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.multiprocess import MultiProcessCollector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 request_id: ContextVar[str] = ContextVar("request_id", default="-")
 access_log = logging.getLogger("chunkup.access")
 _SANE_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def metrics_directory(data_dir: Path) -> Path:
+    """A fresh directory for this run's worker metrics, ``<data dir>/metrics/<pid>``.
+
+    Directories of earlier runs whose process is gone are removed: their counts
+    belong to a server that no longer answers, and would be summed into this one's.
+    """
+    root = data_dir.resolve() / "metrics"
+    root.mkdir(parents=True, exist_ok=True)
+    for run in root.iterdir():
+        if run.name == str(os.getpid()) or not (run.name.isdigit() and _alive(int(run.name))):
+            with contextlib.suppress(FileNotFoundError):  # another server's clean-up won
+                shutil.rmtree(run)
+    mine = root / str(os.getpid())
+    mine.mkdir()
+    return mine
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    return True
 
 
 class Metrics:
-    """The service's Prometheus metrics, in a registry of the app's own."""
+    """The service's Prometheus metrics: ``registry`` is what a scrape reads.
+
+    In one process the metrics live in a registry of the app's own. Under
+    ``PROMETHEUS_MULTIPROC_DIR`` (``chunkup serve --workers N``) they write to that
+    directory, and ``registry`` collects the files of every worker.
+    """
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        directory = os.environ.get(MULTIPROCESS_ENV)
+        if directory:
+            MultiProcessCollector(self.registry, path=directory)  # type: ignore[no-untyped-call]
+            own = CollectorRegistry()  # names registered once per app; values go to files
+        else:
+            own = self.registry
         self.requests = Histogram(
             "chunkup_request_duration_seconds",
             "HTTP request latency by route",
             ["method", "route", "status"],
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10),
-            registry=self.registry,
+            registry=own,
         )
-        self.chunks = Counter("chunkup_chunks_total", "Chunks accepted", registry=self.registry)
+        self.chunks = Counter("chunkup_chunks_total", "Chunks accepted", registry=own)
         self.chunk_bytes = Counter(
-            "chunkup_chunk_bytes_total", "Bytes of accepted chunks", registry=self.registry
+            "chunkup_chunk_bytes_total", "Bytes of accepted chunks", registry=own
         )
         self.completions = Counter(
             "chunkup_completions_total",
             "Uploads completed into a Media",
             ["type"],
-            registry=self.registry,
+            registry=own,
         )
         self.errors = Counter(
             "chunkup_errors_total",
             "Error responses by contract code",
             ["code"],
-            registry=self.registry,
+            registry=own,
         )
 
 
