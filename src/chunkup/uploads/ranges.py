@@ -11,8 +11,25 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 
 Range = tuple[int, int]
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkRange:
+    """Where one chunk's bytes go: ``start`` to ``end`` (inclusive) of ``total``.
+
+    The HTTP layer reads it from a ``Content-Range`` header (``api/content_range.py``).
+    """
+
+    start: int
+    end: int  # inclusive
+    total: int
+
+    @property
+    def length(self) -> int:
+        return self.end - self.start + 1
 
 
 class RangeSet:
