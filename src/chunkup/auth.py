@@ -62,7 +62,15 @@ class TokenVerifier:
         self._key: str | None
         if self.algorithm == "HS256":
             self._key = load_or_create_secret(settings)
+            # the usual cause: `chunkup token` run with another data directory, whose
+            # generated secret this server never saw (no path given: clients read this)
+            self._foreign_signature = (
+                "The token's signature does not match this server's secret: it was signed "
+                "with another one. `chunkup token` must use the server's data directory "
+                "(--data-dir) or its CHUNKUP_JWT_SECRET."
+            )
         else:
+            self._foreign_signature = "The token's signature does not match the server's key."
             self._key = settings.jwt_public_key
             if settings.jwks_url:
                 self._jwks = jwt.PyJWKClient(settings.jwks_url, cache_keys=True)
@@ -103,6 +111,8 @@ class TokenVerifier:
             )
         except jwt.ExpiredSignatureError as exc:
             raise Unauthorized("The token has expired.") from exc
+        except jwt.InvalidSignatureError as exc:
+            raise Unauthorized(self._foreign_signature) from exc
         except (jwt.PyJWTError, ValueError, TypeError) as exc:
             raise Unauthorized("Invalid token.") from exc
         if claims.get("token_type", "access" if self.algorithm != "HS256" else None) != "access":

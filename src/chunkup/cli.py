@@ -141,6 +141,12 @@ def token(
     settings = _settings(data_dir=data_dir)
     if settings.jwt_algorithm != "HS256":
         raise typer.BadParameter("tokens can be minted only for HS256 setups")
+    secret_file = settings.data_dir / "jwt-secret"
+    if settings.jwt_secret is None and not secret_file.exists():
+        console.print(
+            f"chunkup: no secret in {settings.data_dir.resolve()} yet: made a new one. A server "
+            "accepts this token only with the same data directory (--data-dir) or secret."
+        )
     typer.echo(mint_token(load_or_create_secret(settings), user, ttl_seconds=_parse_ttl(ttl)))
 
 
