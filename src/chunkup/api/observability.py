@@ -65,43 +65,44 @@ def _alive(pid: int) -> bool:
 
 
 class Metrics:
-    """The service's Prometheus metrics: ``registry`` is what a scrape reads.
+    """The service's Prometheus metrics, in a registry of the app's own; ``exposed``
+    is what a scrape reads.
 
-    In one process the metrics live in a registry of the app's own. Under
-    ``PROMETHEUS_MULTIPROC_DIR`` (``chunkup serve --workers N``) they write to that
-    directory, and ``registry`` collects the files of every worker.
+    In one process that is the same registry. Under ``PROMETHEUS_MULTIPROC_DIR``
+    (``chunkup serve --workers N``) the metrics write their values to that
+    directory, and ``exposed`` collects the files of every worker (a metric added
+    here needs nothing more; a Gauge would need its ``multiprocess_mode``).
     """
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        self.exposed = self.registry
         directory = os.environ.get(MULTIPROCESS_ENV)
         if directory:
-            MultiProcessCollector(self.registry, path=directory)  # type: ignore[no-untyped-call]
-            own = CollectorRegistry()  # names registered once per app; values go to files
-        else:
-            own = self.registry
+            self.exposed = CollectorRegistry()
+            MultiProcessCollector(self.exposed, path=directory)  # type: ignore[no-untyped-call]
         self.requests = Histogram(
             "chunkup_request_duration_seconds",
             "HTTP request latency by route",
             ["method", "route", "status"],
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10),
-            registry=own,
+            registry=self.registry,
         )
-        self.chunks = Counter("chunkup_chunks_total", "Chunks accepted", registry=own)
+        self.chunks = Counter("chunkup_chunks_total", "Chunks accepted", registry=self.registry)
         self.chunk_bytes = Counter(
-            "chunkup_chunk_bytes_total", "Bytes of accepted chunks", registry=own
+            "chunkup_chunk_bytes_total", "Bytes of accepted chunks", registry=self.registry
         )
         self.completions = Counter(
             "chunkup_completions_total",
             "Uploads completed into a Media",
             ["type"],
-            registry=own,
+            registry=self.registry,
         )
         self.errors = Counter(
             "chunkup_errors_total",
             "Error responses by contract code",
             ["code"],
-            registry=own,
+            registry=self.registry,
         )
 
 

@@ -62,5 +62,5 @@ async def metrics(
             given.strip().encode(), expected.get_secret_value().encode()
         ):
             raise Unauthorized("/metrics needs the bearer token of CHUNKUP_METRICS_TOKEN.")
-    registry = request.app.state.metrics.registry
+    registry = request.app.state.metrics.exposed
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
