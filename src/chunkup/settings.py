@@ -104,6 +104,11 @@ class Settings(BaseSettings):
         description="wall-clock seconds a PDF's parse and first-page render may take before "
         "the child process doing them is killed",
     )
+    metrics_token: SecretStr | None = Field(
+        None,
+        description="bearer token a scrape of /metrics must send; unset: /metrics is open "
+        "(then keep it off the public side of the balancer)",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> Settings:
@@ -137,8 +142,8 @@ class Settings(BaseSettings):
                 continue
             if name == "data_dir":
                 value = str(self.data_dir.resolve())
-            elif name == "jwt_secret":
-                value = self.jwt_secret.get_secret_value() if self.jwt_secret else None
+            elif isinstance(secret := getattr(self, name), SecretStr):
+                value = secret.get_secret_value()
             elif not isinstance(value, str):
                 value = json.dumps(value)
             if value is not None:

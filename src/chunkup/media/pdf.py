@@ -127,6 +127,7 @@ def _render(page: Any, longest: int) -> Image.Image | None:
             log.info("no preview: the first page did not render in %s s", RENDER_SECONDS)
             return None
         # a copy: the bitmap's buffer goes with the bitmap
-        return bitmap.to_pil().convert("RGB")
+        image: Image.Image = bitmap.to_pil()
+        return image.convert("RGB")
     finally:
         bitmap.close()

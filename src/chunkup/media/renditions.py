@@ -20,6 +20,7 @@ import io
 import logging
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import cast
 
 from PIL import Image, ImageCms
 
@@ -215,7 +216,8 @@ def dominant_color(image: Image.Image) -> str:
     strip = Image.frombytes("RGB", (len(pixels) // 3, 1), pixels)
     quantized = strip.quantize(colors=6, method=Image.Quantize.MEDIANCUT)
     palette = quantized.getpalette() or []
-    _count, index = max(quantized.getcolors() or [(1, 0)])
+    colors = cast("list[tuple[int, int]]", quantized.getcolors())  # (count, palette index)
+    _count, index = max(colors or [(1, 0)])
     red, green, blue = palette[index * 3 : index * 3 + 3] or (0, 0, 0)
     return f"#{red:02x}{green:02x}{blue:02x}"
 
@@ -226,7 +228,7 @@ def _eight_bit(image: Image.Image) -> Image.Image:
     if mode in ("L", "RGB", "RGBA", "CMYK"):
         return image
     if mode.startswith("I"):  # 16-bit grey: scale to 8 bits, do not clip
-        _low, high = image.getextrema()  # type: ignore[misc]
+        _low, high = cast("tuple[float, float]", image.getextrema())  # one band: (min, max)
         scale = 1 / 256 if mode.startswith("I;16") or high > 255 else 1.0
         return image.convert("I").point(lambda value: value * scale).convert("L")
     if mode == "P":

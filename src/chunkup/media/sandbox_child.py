@@ -68,7 +68,7 @@ def main(argv: list[str]) -> int:
 def _preload() -> None:
     """Import the decoders before the first job, so that no job's deadline pays for it."""
     import pypdf  # noqa: F401
-    import pypdfium2  # type: ignore[import-untyped]  # noqa: F401
+    import pypdfium2  # noqa: F401
     from PIL import Image
 
     Image.init()

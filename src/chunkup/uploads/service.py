@@ -44,10 +44,9 @@ from chunkup.settings import Settings
 from chunkup.storage import Storage
 from chunkup.uploads import keys
 from chunkup.uploads.clock import Clock
-from chunkup.uploads.content_range import ContentRange
 from chunkup.uploads.filenames import sanitize_filename
 from chunkup.uploads.objects import ChunkObjects, StoredObject
-from chunkup.uploads.ranges import RangeSet
+from chunkup.uploads.ranges import ChunkRange, RangeSet
 
 log = logging.getLogger(__name__)
 # "the range overlaps, but no stored chunk starts where this one does"
@@ -60,7 +59,7 @@ class ChunkIn:
 
     kind: Kind
     data: bytes | bytearray | memoryview
-    content_range: ContentRange
+    content_range: ChunkRange
     upload_id: str | None = None
     filename: str | None = None
     expires: str | None = None
