@@ -58,6 +58,10 @@ class Media(BaseModel):
     embed: None = None
     size: int
     mimetype: str
+    page_count: int | None = Field(
+        default=None,
+        description="A document's number of pages (null for images and sealed PDFs).",
+    )
 
 
 class MediaPage(BaseModel):
@@ -124,4 +128,11 @@ def media_body(
         ),
         size=media.size,
         mimetype=media.mimetype,
+        page_count=_page_count(media),
     )
+
+
+def _page_count(media: models.Media) -> int | None:
+    """The page count recorded when a document was completed (none for images)."""
+    pages = media.extra.get("pages")
+    return pages if isinstance(pages, int) and not media.type.is_image else None

@@ -54,6 +54,7 @@ class Media(BaseModel):
     embed: None = None
     size: int
     mimetype: str
+    page_count: int | None = None  # a document's pages
 
     @property
     def file_url(self) -> str:
