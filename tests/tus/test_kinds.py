@@ -56,9 +56,13 @@ def test_a_pdf_declared_as_a_jpeg_is_refused_at_its_first_patch_and_not_kept(
     assert tus.head(url).status_code == 404  # the upload is gone with its bytes
 
 
-def test_a_filetype_alone_declares_the_kind_too(tus: Tus):
+def test_with_a_filetype_alone_bytes_of_neither_kind_are_refused(tus: Tus):
+    """The client completes such an upload and may still choose its type: only bytes
+    that are neither an image nor a PDF are refused at once."""
     url = tus.create_url(1000, **{"Upload-Metadata": metadata(filetype="application/pdf")})
-    assert_error(tus.patch(url, 0, noise_image(20, 20)[:1000]), 400, "invalid_document")
+    assert_error(tus.patch(url, 0, b"plain text " * 90 + b"!" * 10), 400, "invalid_document")
+    other = tus.create_url(1000, **{"Upload-Metadata": metadata(filetype="application/pdf")})
+    assert tus.patch(other, 0, noise_image(30, 30)[:1000]).status_code == 204
 
 
 def test_creation_with_upload_of_the_wrong_kind_keeps_nothing(tus: Tus, server: LiveServer):

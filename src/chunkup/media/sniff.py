@@ -63,9 +63,18 @@ def leading_bytes_fit(kind: Kind, head: Head) -> bool:
     return any(_could_start(head, pieces) for pieces in signatures)
 
 
-def refuse_unless_leading_bytes_fit(kind: Kind, head: Head) -> None:
-    """Raise the error completion would give if the file cannot be of ``kind``."""
-    if leading_bytes_fit(kind, head):
+def refuse_unless_leading_bytes_fit(kind: Kind, head: Head, *, only_kind: bool = False) -> None:
+    """Raise the error completion would give if the file cannot become a Media.
+
+    By default the bytes may begin a file of either kind: the contract lets
+    completion's ``type`` override the field (a PNG sent in the ``document``
+    field may be completed as an image), so only bytes that are neither an
+    image nor a PDF are refused, with the error of ``kind``. With
+    ``only_kind`` (a tus upload whose metadata names its Media type, which
+    completes itself as that type) they must begin a file of ``kind``.
+    """
+    kinds = (kind,) if only_kind else (Kind.IMAGE, Kind.DOCUMENT)
+    if any(leading_bytes_fit(candidate, head) for candidate in kinds):
         return
     if kind is Kind.IMAGE:
         raise InvalidImage(

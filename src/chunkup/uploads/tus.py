@@ -195,12 +195,14 @@ def kind_of(metadata: dict[str, str | None]) -> tuple[Kind, MediaType | None]:
     return (Kind.IMAGE if filetype.startswith("image/") else Kind.DOCUMENT), None
 
 
-def declared_kind(metadata: dict[str, str | None]) -> Kind | None:
-    """The kind, if the metadata declares one (``type`` or ``filetype``): then the
-    first bytes must fit it. With neither, the kind is only a default."""
+def declared_kind(metadata: dict[str, str | None]) -> tuple[Kind, bool] | None:
+    """The kind, if the metadata declares one (``type`` or ``filetype``), and whether
+    the first bytes must fit exactly that kind: with a ``type`` the upload completes
+    itself as that type; with a ``filetype`` only, the client completes it and may
+    still choose. With neither, the kind is only a default and nothing is judged."""
     if not (metadata.get("type") or metadata.get("filetype")):
         return None
-    return kind_of(metadata)[0]
+    return kind_of(metadata)[0], bool(metadata.get("type"))
 
 
 # -- the service -----------------------------------------------------------------
@@ -440,7 +442,7 @@ class _PieceWriter:
         self.check = checksum.hasher() if checksum else None
         self.unrecorded: list[Chunk] = []  # stored, waiting for the checksum
         self.state: UploadState | None = None
-        self.sniff: Kind | None = None  # the kind the body's first bytes must fit
+        self.sniff: tuple[Kind, bool] | None = None  # (kind, only that kind) to check
         self.head = bytearray()
 
     async def feed(self, block: bytes, remaining: int) -> None:
@@ -451,7 +453,8 @@ class _PieceWriter:
             self.check.update(block)
         if self.sniff is not None:  # judged on every block until the head is whole
             self.head += block[: HEAD_BYTES - len(self.head)]
-            refuse_unless_leading_bytes_fit(self.sniff, self.head)
+            kind, only_kind = self.sniff
+            refuse_unless_leading_bytes_fit(kind, self.head, only_kind=only_kind)
             if len(self.head) >= HEAD_BYTES:
                 self.sniff = None
         view = memoryview(block)
