@@ -185,6 +185,7 @@ def kind_of(metadata: dict[str, str | None]) -> tuple[Kind, MediaType | None]:
     anything else a document.
     """
     declared = (metadata.get("type") or "").strip().lower()
+    media_type: MediaType | None
     if "/" in declared:
         media_type = MediaType.IMAGE if declared.startswith("image/") else MediaType.DOC
     else:
