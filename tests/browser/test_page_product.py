@@ -6,15 +6,17 @@ and cards that open and share their file. The screenshots in docs/ come from her
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from PIL import Image, ImageDraw
 
 from tests.browser.webpage import WebPage
-from tests.support import CHUNK, LiveServer, noise_image, pdf_document, settings_for
+from tests.support import CHUNK, LiveServer, noise_image, settings_for
 
 pytestmark = pytest.mark.browser
 DOCS = Path(__file__).resolve().parents[2] / "docs"
@@ -45,13 +47,39 @@ def open_page(browser: Any) -> Iterator[Any]:
     assert not errors, errors
 
 
+def gradient_png(width: int, height: int) -> bytes:
+    """A calm picture for the screenshots (noise is what the other tests need)."""
+    across = Image.linear_gradient("L").rotate(90).resize((width, height))
+    down = Image.linear_gradient("L").resize((width, height))
+    image = Image.merge("RGB", (across, down, Image.new("L", (width, height), 170)))
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def text_like_pdf(pages: int) -> bytes:
+    """A PDF whose pages look like a printed report: a title bar and lines of text."""
+    sheets = []
+    for number in range(pages):
+        sheet = Image.new("RGB", (300, 400), "white")
+        draw = ImageDraw.Draw(sheet)
+        draw.rectangle((24, 28, 200 - 20 * number, 46), fill="#2b5cb8")
+        for line in range(14):
+            y = 70 + line * 22
+            draw.rectangle((24, y, 276 - (line * 37) % 90, y + 8), fill="#9aa3b5")
+        sheets.append(sheet)
+    buffer = io.BytesIO()
+    sheets[0].save(buffer, "PDF", save_all=True, append_images=sheets[1:])
+    return buffer.getvalue()
+
+
 @pytest.fixture
 def files(tmp_path: Path) -> dict[str, Path]:
     folder = tmp_path / "files"
     folder.mkdir()
     made = {
-        "photo.png": noise_image(400, 300),
-        "report.pdf": pdf_document(pages=2, width=300, height=400),
+        "photo.png": gradient_png(400, 300),
+        "report.pdf": text_like_pdf(pages=2),
         "big.png": noise_image(600, 560),  # about 1 MB: 5 chunks
         "notes.txt": b"a shopping list\n",
         "not-really.png": b"plain text dressed up as a picture\n" * 12_000,  # 2+ chunks
