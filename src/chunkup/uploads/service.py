@@ -128,7 +128,7 @@ class UploadService:
         max_total = self.settings.max_total_bytes(chunk.kind)
         if cr.total > max_total:
             raise FileTooLarge(f"A {chunk.kind} may be at most {max_total} bytes.")
-        if cr.start == 0:  # fail fast: a file that cannot be of its kind is refused now
+        if cr.start == 0:  # fail fast: bytes that can begin no image or PDF are refused now
             refuse_unless_leading_bytes_fit(chunk.kind, chunk.data[:HEAD_BYTES])
         if chunk.upload_id:
             return await self._append(user_id, chunk)
