@@ -355,10 +355,22 @@ def parse_expires(value: str) -> datetime:
 
 def start_upload(client: ChunkClient, total: int = 300, size: int = 100, **kw: Any) -> str:
     """A first chunk of ``size`` bytes of a ``total``-byte upload; its id."""
-    response = client.chunk(b"a" * size, 0, total, **kw)
+    data = starts_like(b"a" * size, kw.get("field", "image"))
+    response = client.chunk(data, 0, total, **kw)
     assert response.status_code == 201, response.text
     upload_id: str = response.json()["upload_id"]
     return upload_id
+
+
+SIGNATURES = {"image": b"\x89PNG\r\n\x1a\n", "document": b"%PDF-"}
+
+
+def starts_like(data: bytes, field: str = "image") -> bytes:
+    """``data`` with its first bytes made the signature of the field's kind (a PNG's
+    for ``image``, ``%PDF-`` for ``document``), its length kept: the server refuses
+    a first chunk that cannot begin a file of its kind, at once."""
+    signature = SIGNATURES[field]
+    return signature[: len(data)] + data[len(signature) :]
 
 
 def md5_of(data: bytes) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from tests.support import ChunkClient, LiveServer
+from tests.support import ChunkClient, LiveServer, starts_like
 
 ORIGIN = "http://example.test"
 CHUNK_URL = "/api/v2/media/upload/chunk/"
@@ -56,7 +56,7 @@ def test_a_get_with_an_origin_gets_access_control_allow_origin(client: ChunkClie
 def test_a_chunk_post_with_an_origin_gets_access_control_allow_origin(client: ChunkClient):
     response = client.http.post(
         CHUNK_URL,
-        files={"image": ("a.bin", b"0123456789", "application/octet-stream")},
+        files={"image": ("a.bin", starts_like(b"0123456789"), "application/octet-stream")},
         headers={"Origin": ORIGIN, "Content-Range": "bytes 0-9/10"},
     )
     assert response.status_code == 201, response.text

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from tests.support import ChunkClient, LiveServer, noise_image, pdf_document
+from tests.support import ChunkClient, LiveServer, noise_image, pdf_document, starts_like
 
 
 @pytest.fixture
@@ -198,7 +198,7 @@ def test_a_real_token_with_another_name_is_404(image: dict):
 def test_paths_into_the_chunk_storage_never_serve_chunk_bytes(
     server: LiveServer, client: ChunkClient, image: dict
 ):
-    marker = b"CHUNK-SECRET-" * 100
+    marker = starts_like(b"CHUNK-SECRET-" * 100)
     first = client.chunk(marker, 0, len(marker) + 10)  # incomplete: its chunk stays stored
     assert first.status_code == 201, first.text
     upload_id = first.json()["upload_id"]

@@ -83,3 +83,23 @@ def test_js_client_uploads_a_pdf_then_deletes_it(
     with server.client(7) as client:
         assert client.http.get(f"/api/v2/media/{media['id']}/").status_code == 404
     assert httpx.get(media["url"]).status_code == 404
+
+
+def test_without_the_content_type_workaround_the_chunk_bytes_are_lost(
+    node_client: Path, server: LiveServer, tmp_path: Path
+):
+    """The README's note, checked against the locked axios (1.21.1): with the library's
+    default POST Content-Type left alone, axios serialises the chunk's FormData as
+    JSON, and the server refuses it (the bytes never left the client)."""
+    path = tmp_path / "unchanged.png"
+    path.write_bytes(noise_image(64, 64))
+    result = subprocess.run(
+        ["node", str(node_client), server.url, server.token(7), str(path), "image", "image"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PATH": "/usr/bin:/bin:/usr/local/bin", "SC_POST_DEFAULT": "keep"},
+    )
+    assert result.returncode == 1
+    answer = json.loads(result.stdout.strip().splitlines()[-1])
+    assert (answer["status"], answer["body"]["code"]) == (400, "invalid_body")

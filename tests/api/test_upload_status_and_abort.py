@@ -19,6 +19,7 @@ from tests.support import (
     parse_expires,
     settings_for,
     start_upload,
+    starts_like,
 )
 
 UNKNOWN_ID = "0123456789abcdef0123456789abcdef"
@@ -41,7 +42,7 @@ def wait_for(condition: Callable[[], bool], timeout: float = 10) -> bool:
 
 
 def test_status_of_an_uploading_upload(server: LiveServer, client: ChunkClient):
-    first = client.chunk(b"a" * 100, 0, 300, filename="photo.png")
+    first = client.chunk(starts_like(b"a" * 100), 0, 300, filename="photo.png")
     upload_id = first.json()["upload_id"]
     response = client.status(upload_id)
     assert response.status_code == 200, response.text
@@ -177,7 +178,7 @@ def test_abort_is_204_and_then_status_is_404(client: ChunkClient):
 def test_abort_removes_the_chunk_files(server: LiveServer, client: ChunkClient):
     upload_id = start_upload(client, total=500)
     assert client.chunk(b"c" * 100, 300, 500, upload_id=upload_id).status_code == 201
-    assert server.stored_upload_bytes(upload_id) == b"a" * 100 + b"c" * 100
+    assert server.stored_upload_bytes(upload_id) == starts_like(b"a" * 100) + b"c" * 100
     assert client.http.delete(url(upload_id)).status_code == 204
     assert server.chunk_objects(upload_id) == []
 

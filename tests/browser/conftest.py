@@ -32,6 +32,9 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 ARTIFACTS = Path(__file__).parent / "artifacts"
+JS_DIR = Path(__file__).parent / "js"
+# the real clients' entry points, bundled for the browser (see js/package.json)
+BUNDLES = ("src/uppy.js", "src/uploady.jsx")
 
 
 def _install_chromium() -> str | None:
@@ -104,3 +107,50 @@ def static_origin(tmp_path: Path) -> Iterator[StaticOrigin]:
 def artifacts() -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+def _npm_ci(directory: Path, package: str) -> None:
+    """Install ``directory``'s locked npm packages unless ``package`` is already there."""
+    if (directory / "node_modules" / package).is_dir():
+        return
+    npm = shutil.which("npm")
+    if npm is None:
+        pytest.skip("the real browser clients need npm")
+    subprocess.run(
+        [npm, "ci", "--prefix", str(directory), "--no-audit", "--no-fund"],
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
+
+
+@pytest.fixture(scope="session")
+def js_packages() -> Path:
+    """``tests/browser/js`` with its locked packages (Uppy, react-uploady, axe-core)."""
+    _npm_ci(JS_DIR, "esbuild")
+    return JS_DIR / "node_modules"
+
+
+@pytest.fixture(scope="session")
+def client_bundles(js_packages: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Uppy's and react-uploady's test pages' scripts (and Uppy's CSS), bundled by esbuild
+    from the installed packages: nothing is fetched from a CDN at test time."""
+    out = tmp_path_factory.mktemp("bundles")
+    subprocess.run(
+        [
+            str(js_packages / ".bin" / "esbuild"),
+            *BUNDLES,
+            "--bundle",
+            "--minify",
+            "--format=iife",
+            "--jsx=automatic",
+            "--define:process.env.NODE_ENV='production'",
+            f"--outdir={out}",
+            "--log-level=warning",
+        ],
+        cwd=JS_DIR,
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    return out

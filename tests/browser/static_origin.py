@@ -25,6 +25,7 @@ class StaticOrigin:
     def __init__(self, root: Path) -> None:
         static = Path(str(resources.files("chunkup.web").joinpath("static")))
         root.mkdir(parents=True)
+        self.root = root  # more pages may be put here (the real clients' test pages)
         shutil.copy(static / "index.html", root / "index.html")
         shutil.copytree(static, root / "web")  # the page loads /web/app.js and friends
         handler = functools.partial(_QuietHandler, directory=str(root))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import httpx
@@ -74,3 +75,34 @@ def test_chunkup_serve_in_dev_mode_hands_out_dev_tokens(
     finally:
         server.stop()
     assert response.status_code == 200, response.text
+
+
+def test_the_api_docs_name_no_external_url_and_their_assets_are_served(
+    plain_server: LiveServer,
+):
+    for path in ("/docs", "/redoc"):
+        page = httpx.get(f"{plain_server.url}{path}")
+        assert page.status_code == 200, path
+        urls = re.findall(r"""(?:src|href)\s*=\s*["']([^"']+)""", page.text)
+        urls += re.findall(r"""url\s*:\s*['"]([^'"]+)""", page.text)
+        assert urls, path
+        assert not [url for url in urls if re.match(r"(https?:)?//", url)], (path, urls)
+        for url in urls:
+            assert httpx.get(f"{plain_server.url}{url}").status_code == 200, url
+
+
+def test_the_page_has_a_favicon(plain_server: LiveServer):
+    assert '<link rel="icon" href="/web/favicon.svg"' in httpx.get(f"{plain_server.url}/").text
+    icon = httpx.get(f"{plain_server.url}/web/favicon.svg")
+    assert icon.status_code == 200
+    assert icon.headers["content-type"].startswith("image/svg+xml")
+
+
+def test_the_page_is_told_the_servers_size_limits(tmp_path: Path):
+    live = LiveServer(settings_for(tmp_path / "small", image_max_bytes=300_000)).start()
+    try:
+        html = httpx.get(f"{live.url}/").text
+    finally:
+        live.stop()
+    assert 'data-image-max="300000"' in html
+    assert 'data-document-max="52428800"' in html

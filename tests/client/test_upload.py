@@ -49,6 +49,7 @@ def test_a_pdf_is_sniffed_and_uploads_as_a_document(
     media = upload_with(flavour, server, document, parallel=2)
     assert media.type == "doc" and media.mimetype == "application/pdf"
     assert media.title == "report.pdf" and media.size == document.stat().st_size
+    assert media.page_count == 2
     assert media.url is not None
     assert httpx.get(media.url).content == document.read_bytes()
 

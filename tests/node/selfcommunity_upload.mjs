@@ -13,6 +13,9 @@
 //   SC_COMPLETE_BODY  encoding of the complete request: json (default, the library's
 //                     default), multipart (what @selfcommunity/react-ui sends) or urlencoded
 //   SC_KEEP           if "1", skip deleteMedia ("deleted": false)
+//   SC_POST_DEFAULT   "keep": leave the library's default POST Content-Type as it is
+//                     (no setDefaultHeader call at all), to check whether the
+//                     installed axios still needs the workaround below
 
 import {createRequire} from 'node:module';
 import {createHash} from 'node:crypto';
@@ -73,7 +76,8 @@ async function main() {
   // default wins and axios would JSON-serialize the FormData ({"image":{}}: the bytes
   // are lost). Switch the default to multipart/form-data, as react-ui does for its
   // uploads; axios then replaces it with "multipart/form-data; boundary=...".
-  setPostContentType('multipart/form-data');
+  const keepDefault = process.env.SC_POST_DEFAULT === 'keep';
+  if (!keepDefault) setPostContentType('multipart/form-data');
 
   const chunks = [];
   let uploadId = null;
@@ -95,7 +99,7 @@ async function main() {
   // Back to the library's default (application/json) for the other calls.
   // chunkUploadMediaComplete keeps config.headers, so the other encodings are chosen
   // per request, exactly as react-ui's MediaChunkUploader does for multipart.
-  setPostContentType('application/json');
+  if (!keepDefault) setPostContentType('application/json');
   const completeFields = {upload_id: uploadId, md5, type: completeType};
   let media;
   if (completeBody === 'json') {

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import LiveServer, settings_for
+from tests.support import LiveServer, settings_for, starts_like
 
 
 @pytest.fixture
@@ -44,8 +44,8 @@ def test_the_rate_limit_of_one_user_does_not_touch_another(strict_server: LiveSe
 def test_too_many_unfinished_uploads_is_429_too_many_uploads(strict_server: LiveServer):
     with strict_server.client(1) as client:
         for _ in range(3):
-            assert client.chunk(b"x" * 10, 0, 100).status_code == 201
-        refused = client.chunk(b"x" * 10, 0, 100)
+            assert client.chunk(starts_like(b"x" * 10), 0, 100).status_code == 201
+        refused = client.chunk(starts_like(b"x" * 10), 0, 100)
     assert refused.status_code == 429
     assert refused.json()["code"] == "too_many_uploads"
     assert "Retry-After" in refused.headers
@@ -53,8 +53,8 @@ def test_too_many_unfinished_uploads_is_429_too_many_uploads(strict_server: Live
 
 def test_declared_bytes_above_the_quota_is_429_upload_quota_exceeded(strict_server: LiveServer):
     with strict_server.client(1) as client:
-        assert client.chunk(b"x" * 10, 0, 600).status_code == 201
-        refused = client.chunk(b"x" * 10, 0, 600)
+        assert client.chunk(starts_like(b"x" * 10), 0, 600).status_code == 201
+        refused = client.chunk(starts_like(b"x" * 10), 0, 600)
     assert refused.status_code == 429
     assert refused.json()["code"] == "upload_quota_exceeded"
     chunk_dirs = list((strict_server.settings.data_dir / "storage" / "chunks").iterdir())
@@ -63,6 +63,6 @@ def test_declared_bytes_above_the_quota_is_429_upload_quota_exceeded(strict_serv
 
 def test_an_aborted_upload_frees_its_place(strict_server: LiveServer):
     with strict_server.client(1) as client:
-        ids = [client.chunk(b"x" * 10, 0, 100).json()["upload_id"] for _ in range(3)]
+        ids = [client.chunk(starts_like(b"x" * 10), 0, 100).json()["upload_id"] for _ in range(3)]
         assert client.http.delete(f"/api/v2/media/upload/{ids[0]}/").status_code == 204
-        assert client.chunk(b"x" * 10, 0, 100).status_code == 201
+        assert client.chunk(starts_like(b"x" * 10), 0, 100).status_code == 201

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from tests.postgres import TemplateDatabase
 from tests.seaweed import Seaweed
-from tests.support import FakeClock, LiveServer, settings_for
+from tests.support import FakeClock, LiveServer, settings_for, starts_like
 
 UPLOADS = 12
 
@@ -35,7 +35,7 @@ def test_three_collectors_at_once_expire_each_upload_once(
             with server.client() as client:
                 ids = []
                 for _ in range(UPLOADS):
-                    upload_id = client.chunk(b"a" * 100, 0, 300).json()["upload_id"]
+                    upload_id = client.chunk(starts_like(b"a" * 100), 0, 300).json()["upload_id"]
                     client.chunk(b"b" * 100, 200, 300, upload_id=upload_id)
                     ids.append(upload_id)
                 env = {

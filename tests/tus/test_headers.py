@@ -68,5 +68,12 @@ def test_kind_follows_type_then_filetype():
     assert kind_of({"filetype": "image/webp"}) == (Kind.IMAGE, None)
     assert kind_of({"filetype": "application/pdf"}) == (Kind.DOCUMENT, None)
     assert kind_of({}) == (Kind.DOCUMENT, None)
+
+
+def test_a_mime_type_in_type_names_the_media_type_as_uppy_sends_it():
+    assert kind_of({"type": "image/jpeg"}) == (Kind.IMAGE, MediaType.IMAGE)
+    assert kind_of({"type": "IMAGE/PNG", "filetype": "image/png"}) == (Kind.IMAGE, MediaType.IMAGE)
+    assert kind_of({"type": "application/pdf"}) == (Kind.DOCUMENT, MediaType.DOC)
+    assert kind_of({"type": "text/plain"}) == (Kind.DOCUMENT, MediaType.DOC)
     with pytest.raises(InvalidType):
         kind_of({"type": "video"})

@@ -108,6 +108,8 @@ def create_app(
         version=__version__,
         summary="Chunked media uploads: the SelfCommunity v2 media API",
         lifespan=lifespan,
+        docs_url=None,  # /docs and /redoc are served with local assets (routes/web.py)
+        redoc_url=None,
         # FastAPI looks for a configured OpenTelemetry provider on every request
         # (3 % of a chunk's CPU): only when asked to trace
         telemetry=None if settings.otel else {"tracing": False, "metrics": False, "logs": False},

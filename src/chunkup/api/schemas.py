@@ -76,6 +76,10 @@ class Media(BaseModel):
     image_blurhash: str | None = Field(
         None, description="BlurHash (4x3 components) of the thumbnail, a placeholder to paint"
     )
+    page_count: int | None = Field(
+        default=None,
+        description="A document's number of pages (null for images and sealed PDFs).",
+    )
 
 
 class MediaPage(BaseModel):
@@ -152,4 +156,11 @@ def media_body(
             )
         ],
         image_blurhash=stored.stored_blurhash(media),
+        page_count=_page_count(media),
     )
+
+
+def _page_count(media: models.Media) -> int | None:
+    """The page count recorded when a document was completed (none for images)."""
+    pages = media.extra.get("pages")
+    return pages if isinstance(pages, int) and not media.type.is_image else None

@@ -65,6 +65,7 @@ class Media(BaseModel):
     mimetype: str
     image_renditions: list[ImageRendition] = []  # sorted by width, for srcset
     image_blurhash: str | None = None  # BlurHash (4x3) of the thumbnail
+    page_count: int | None = None  # a document's pages
 
     @property
     def file_url(self) -> str:

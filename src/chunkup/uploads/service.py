@@ -39,6 +39,7 @@ from chunkup.errors import (
     UploadNotFound,
     UploadQuotaExceeded,
 )
+from chunkup.media.sniff import HEAD_BYTES, refuse_unless_leading_bytes_fit
 from chunkup.models import Chunk, Kind, Upload, UploadStatus
 from chunkup.settings import Settings
 from chunkup.storage import Storage
@@ -126,6 +127,8 @@ class UploadService:
         max_total = self.settings.max_total_bytes(chunk.kind)
         if cr.total > max_total:
             raise FileTooLarge(f"A {chunk.kind} may be at most {max_total} bytes.")
+        if cr.start == 0:  # fail fast: bytes that can begin no image or PDF are refused now
+            refuse_unless_leading_bytes_fit(chunk.kind, chunk.data[:HEAD_BYTES])
         if chunk.upload_id:
             return await self._append(user_id, chunk)
         return await self._create(user_id, chunk)

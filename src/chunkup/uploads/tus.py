@@ -36,6 +36,8 @@ from chunkup.errors import (
     ChecksumAlgorithmUnsupported,
     ChecksumMismatch,
     FinalUploadImmutable,
+    InvalidDocument,
+    InvalidImage,
     InvalidTusHeader,
     OffsetMismatch,
     RequestTimeout,
@@ -43,6 +45,7 @@ from chunkup.errors import (
     UploadNotFound,
     UploadTooLarge,
 )
+from chunkup.media.sniff import HEAD_BYTES, refuse_unless_leading_bytes_fit
 from chunkup.models import Chunk, Kind, Media, MediaType, Upload, UploadStatus
 from chunkup.services import Services
 from chunkup.uploads import keys
@@ -174,14 +177,33 @@ class Concat:
 def kind_of(metadata: dict[str, str | None]) -> tuple[Kind, MediaType | None]:
     """The upload's kind (its size limit) and the Media type the client asked for, if any.
 
-    ``type`` decides (image and eimage are images, doc a document); without it,
-    an ``image/*`` ``filetype`` is an image and anything else a document.
+    ``type`` decides (image and eimage are images, doc a document). Uppy sets
+    every file's ``type`` to its MIME type and sends it as metadata, so a MIME
+    type there names the Media type too (``image/*`` an image, anything else a
+    document): a plain Uppy with no per-file hooks gets Media of the right
+    type. Without ``type``, an ``image/*`` ``filetype`` is an image and
+    anything else a document.
     """
-    media_type = parse_media_type(metadata.get("type"))
+    declared = (metadata.get("type") or "").strip().lower()
+    media_type: MediaType | None
+    if "/" in declared:
+        media_type = MediaType.IMAGE if declared.startswith("image/") else MediaType.DOC
+    else:
+        media_type = parse_media_type(metadata.get("type"))
     if media_type is not None:
         return (Kind.IMAGE if media_type.is_image else Kind.DOCUMENT), media_type
     filetype = (metadata.get("filetype") or "").strip().lower()
     return (Kind.IMAGE if filetype.startswith("image/") else Kind.DOCUMENT), None
+
+
+def declared_kind(metadata: dict[str, str | None]) -> tuple[Kind, bool] | None:
+    """The kind, if the metadata declares one (``type`` or ``filetype``), and whether
+    the first bytes must fit exactly that kind: with a ``type`` the upload completes
+    itself as that type; with a ``filetype`` only, the client completes it and may
+    still choose. With neither, the kind is only a default and nothing is judged."""
+    if not (metadata.get("type") or metadata.get("filetype")):
+        return None
+    return kind_of(metadata)[0], bool(metadata.get("type"))
 
 
 # -- the service -----------------------------------------------------------------
@@ -352,11 +374,17 @@ class TusService:
         if declared_length is not None and declared_length > remaining:
             raise UploadTooLarge(f"Only {remaining} bytes of this upload remain.")
         writer = _PieceWriter(self, user_id, current.upload, offset, checksum)
+        if offset == 0 and current.record is not None and current.record.concat is None:
+            writer.sniff = declared_kind(parse_metadata(current.record.metadata))
         try:
             async for block in pieces_within(body, self.settings.body_timeout):
                 await writer.feed(block, remaining)
         except (BodyInterrupted, RequestTimeout):
             await writer.interrupted()
+            raise
+        except (InvalidImage, InvalidDocument):  # the first bytes cannot be the declared kind
+            await writer.discard()
+            await self.uploads.abort(user_id, upload_id)  # nothing of it is kept
             raise
         except BaseException:
             await writer.discard()
@@ -415,6 +443,8 @@ class _PieceWriter:
         self.check = checksum.hasher() if checksum else None
         self.unrecorded: list[Chunk] = []  # stored, waiting for the checksum
         self.state: UploadState | None = None
+        self.sniff: tuple[Kind, bool] | None = None  # (kind, only that kind) to check
+        self.head = bytearray()
 
     async def feed(self, block: bytes, remaining: int) -> None:
         self.received += len(block)
@@ -422,6 +452,12 @@ class _PieceWriter:
             raise UploadTooLarge(f"Only {remaining} bytes of this upload remain.")
         if self.check is not None:
             self.check.update(block)
+        if self.sniff is not None:  # judged on every block until the head is whole
+            self.head += block[: HEAD_BYTES - len(self.head)]
+            kind, only_kind = self.sniff
+            refuse_unless_leading_bytes_fit(kind, self.head, only_kind=only_kind)
+            if len(self.head) >= HEAD_BYTES:
+                self.sniff = None
         view = memoryview(block)
         while view:
             take = min(self.limit - len(self.buffer), len(view))

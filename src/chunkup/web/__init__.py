@@ -13,6 +13,9 @@ from importlib import resources
 
 STATIC_PACKAGE = ("chunkup.web", "static")
 DEV_FLAG = 'data-dev="false"'
+# the contract's default limits, as the static file states them for a page served elsewhere
+IMAGE_MAX = 'data-image-max="5242880"'
+DOCUMENT_MAX = 'data-document-max="52428800"'
 
 
 @cache
@@ -20,7 +23,13 @@ def _index_template() -> str:
     return resources.files("chunkup.web").joinpath("static", "index.html").read_text("utf-8")
 
 
-def index_html(*, dev: bool) -> str:
-    """The page's HTML; in dev mode it is told so, and shows the dev-token button."""
-    template = _index_template()
-    return template.replace(DEV_FLAG, 'data-dev="true"', 1) if dev else template
+def index_html(*, dev: bool, image_max: int = 5242880, document_max: int = 52428800) -> str:
+    """The page's HTML; in dev mode it is told so, and shows the dev-token button.
+
+    It is also told this server's size limits, so that it refuses a file that
+    is too large before sending any of it.
+    """
+    html = _index_template()
+    html = html.replace(IMAGE_MAX, f'data-image-max="{image_max}"', 1)
+    html = html.replace(DOCUMENT_MAX, f'data-document-max="{document_max}"', 1)
+    return html.replace(DEV_FLAG, 'data-dev="true"', 1) if dev else html

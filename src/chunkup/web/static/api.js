@@ -1,6 +1,8 @@
 // The media API over fetch: the bearer token, the contract's JSON errors, and
 // retries with exponential backoff and jitter for what a retry can fix
 // (network errors, 408, 429 after its Retry-After, 5xx), as the Python SDK does.
+// A request takes an AbortSignal: Pause aborts what is in flight, and an abort
+// is never retried.
 
 export const RETRY = { tries: 8, baseSeconds: 0.5, capSeconds: 10 };
 const RETRIED_STATUSES = new Set([408, 429, 500, 502, 503, 504]);
@@ -14,7 +16,17 @@ export class ApiError extends Error {
   }
 }
 
-export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+/** Waits `ms`, or less if `signal` aborts (then rejects with the abort's reason). */
+export function sleep(ms, signal) {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener("abort", () => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    });
+  });
+}
 
 /** Milliseconds to wait before try number `attempt + 1`: the server's Retry-After, else
  * an exponential step with full jitter in its upper half. */
@@ -34,7 +46,7 @@ export class Api {
     return /^https?:/.test(path) ? path : this.base + path;
   }
 
-  async request(method, path, { body, headers = {} } = {}) {
+  async request(method, path, { body, headers = {}, signal } = {}) {
     for (let attempt = 0; ; attempt += 1) {
       const last = attempt + 1 >= RETRY.tries;
       let response;
@@ -43,15 +55,16 @@ export class Api {
           method,
           body,
           headers: { Authorization: `Bearer ${this.token}`, ...headers },
+          signal,
         });
       } catch (error) {
-        if (last) throw error;
-        await sleep(backoff(attempt));
+        if (last || signal?.aborted) throw error;
+        await sleep(backoff(attempt), signal);
         continue;
       }
       if (response.ok) return response.status === 204 ? null : response.json();
       if (RETRIED_STATUSES.has(response.status) && !last) {
-        await sleep(backoff(attempt, Number(response.headers.get("Retry-After")) || 0));
+        await sleep(backoff(attempt, Number(response.headers.get("Retry-After")) || 0), signal);
         continue;
       }
       throw new ApiError(response.status, await response.json().catch(() => ({})));
@@ -59,7 +72,7 @@ export class Api {
   }
 
   /** One chunk: `field` is "image" or "document"; no uploadId for the first chunk. */
-  chunk({ bytes, start, total, field, filename, uploadId }) {
+  chunk({ bytes, start, total, field, filename, uploadId, signal }) {
     const form = new FormData();
     if (uploadId) form.append("upload_id", uploadId);
     form.append(field, new Blob([bytes]), filename);
@@ -67,17 +80,21 @@ export class Api {
     return this.request("POST", "/api/v2/media/upload/chunk/", {
       body: form,
       headers: { "Content-Range": `bytes ${start}-${end}/${total}` },
+      signal,
     });
   }
 
-  status(uploadId) {
-    return this.request("GET", `/api/v2/media/upload/${encodeURIComponent(uploadId)}/`);
+  status(uploadId, signal) {
+    return this.request("GET", `/api/v2/media/upload/${encodeURIComponent(uploadId)}/`, {
+      signal,
+    });
   }
 
-  complete(uploadId, md5) {
+  complete(uploadId, md5, signal) {
     return this.request("POST", "/api/v2/media/upload/complete/", {
       body: JSON.stringify({ upload_id: uploadId, md5 }),
       headers: { "Content-Type": "application/json" },
+      signal,
     });
   }
 

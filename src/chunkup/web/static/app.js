@@ -1,22 +1,37 @@
 // The page: a token, files dropped or picked, one row per upload with progress,
 // speed and pause/resume, and the grid of the user's media. The API may live on
 // another origin: `?api=https://media.example.com` (CORS), else this page's origin.
+// Files picked before a token wait in the queue and go once one is given.
 
 import { Api } from "./api.js";
 import { Gallery } from "./gallery.js";
+import { describe, formatBytes } from "./messages.js";
 import { ResumeStore } from "./resume.js";
-import { Upload } from "./uploader.js";
+import { refusal, Upload } from "./uploader.js";
 
 const TOKEN_KEY = "chunkup:token";
+const SPEED_REFRESH_MS = 1000;
 const $ = (selector) => document.querySelector(selector);
 
 const apiBase = new URLSearchParams(location.search).get("api") || location.origin;
 const api = new Api(apiBase, "");
 const resumeStore = new ResumeStore(apiBase);
+const limits = {
+  image: Number(document.body.dataset.imageMax),
+  document: Number(document.body.dataset.documentMax),
+};
 const who = $("#who");
+const queue = []; // uploads waiting for a token or for the one before them
+let draining = false;
 
 const gallery = new Gallery(
-  { grid: $("#grid"), more: $("#more"), count: $("#count"), template: $("#media-card") },
+  {
+    grid: $("#grid"),
+    more: $("#more"),
+    count: $("#count"),
+    template: $("#media-card"),
+    status: $("#gallery-status"),
+  },
   {
     async onDelete(media, card) {
       card.querySelector(".delete").disabled = true;
@@ -25,7 +40,7 @@ const gallery = new Gallery(
         await gallery.refresh(api);
       } catch (error) {
         card.querySelector(".delete").disabled = false;
-        showError("Could not delete")(error);
+        gallery.say(`Could not delete it. ${describe(error, limits).sentence}`);
       }
     },
   },
@@ -38,56 +53,98 @@ async function useToken(token) {
     await gallery.refresh(api);
     who.textContent = `Signed in; API at ${apiBase}`;
     document.body.dataset.ready = "true";
+    drain();
   } catch (error) {
-    who.textContent = `That token did not work: ${error.message}`;
+    api.token = "";
+    who.textContent = `That token did not work. ${describe(error, limits).sentence}`;
   }
 }
 
 function formatSpeed(bytesPerSecond) {
-  return bytesPerSecond > 0 ? `${(bytesPerSecond / 1024 / 1024).toFixed(2)} MB/s` : "";
+  if (!(bytesPerSecond > 0)) return "";
+  return bytesPerSecond < 1024 * 1024
+    ? `${Math.round(bytesPerSecond / 1024)} KiB/s`
+    : `${(bytesPerSecond / 1024 / 1024).toFixed(1)} MiB/s`;
 }
+
+const STATE_TEXT = {
+  queued: "waiting for a token",
+  uploading: "uploading",
+  paused: "paused",
+  completing: "checking the file",
+  done: "done",
+  failed: "failed",
+};
 
 function showUpload(upload) {
   const row = $("#upload-row").content.firstElementChild.cloneNode(true);
-  row.querySelector(".name").textContent = upload.file.name;
-  const progress = row.querySelector("progress");
+  const name = upload.file.name;
+  row.querySelector(".name").textContent = name;
+  row.querySelector(".name").title = name;
+  const bar = row.querySelector(".bar");
+  bar.setAttribute("aria-label", `Upload of ${name}`);
   const pause = row.querySelector(".pause");
   pause.addEventListener("click", () => (upload.paused ? upload.resume() : upload.pause()));
+  const error = row.querySelector(".error");
   const render = () => {
-    const fraction = upload.file.size ? upload.done / upload.file.size : 1;
-    progress.value = fraction;
+    const percent = Math.floor(upload.fraction * 100);
+    row.querySelector(".fill").style.width = `${upload.fraction * 100}%`;
+    bar.setAttribute("aria-valuenow", String(percent));
     row.dataset.state = upload.state;
     row.dataset.uploadId = upload.uploadId ?? "";
     row.dataset.done = String(upload.done);
     row.dataset.resumed = String(upload.resumed);
-    row.querySelector(".percent").textContent = `${Math.floor(fraction * 100)}%`;
-    row.querySelector(".speed").textContent =
-      upload.state === "uploading" ? formatSpeed(upload.speed) : "";
-    const failed = upload.state === "failed" ? upload.error.message : upload.state;
-    row.querySelector(".state").textContent = failed;
-    row.querySelector(".state").title = failed;
+    row.querySelector(".percent").textContent = `${percent}%`;
+    row.querySelector(".speed").textContent = formatSpeed(upload.speed);
+    row.querySelector(".state").textContent = STATE_TEXT[upload.state] ?? upload.state;
     pause.textContent = upload.paused ? "Resume" : "Pause";
+    pause.setAttribute("aria-label", `${upload.paused ? "Resume" : "Pause"} ${name}`);
     pause.hidden = !["uploading", "paused"].includes(upload.state);
+    error.hidden = upload.state !== "failed";
+    if (upload.state === "failed") {
+      const { sentence, code } = describe(upload.error, limits);
+      const support = document.createElement("code");
+      support.textContent = `(code ${code})`;
+      error.replaceChildren(`${sentence} `, support);
+    }
   };
   upload.addEventListener("change", render);
+  upload.addEventListener("uploaded", () =>
+    gallery.refresh(api).catch((failure) => gallery.say(describe(failure, limits).sentence)),
+  );
   render();
+  const ticking = setInterval(() => {
+    if (upload.state === "uploading") render();
+    else if (["done", "failed"].includes(upload.state)) clearInterval(ticking);
+  }, SPEED_REFRESH_MS);
   $("#uploads").prepend(row);
 }
 
-async function uploadFiles(files) {
-  if (!api.token) {
-    who.textContent = "Enter a token first.";
-    return;
-  }
-  const uploads = [...files].map((file) => new Upload(api, file, resumeStore));
-  uploads.forEach(showUpload);
-  for (const upload of uploads) {
-    if (await upload.start()) await gallery.refresh(api).catch(showError("Could not list media"));
+/** Start the queued uploads one after another, once there is a token. A paused
+ * upload gives way to the next; Resume starts it again on its own. */
+async function drain() {
+  if (draining || !api.token) return;
+  draining = true;
+  try {
+    while (queue.length > 0 && api.token) await queue.shift().start();
+  } finally {
+    draining = false;
   }
 }
 
-function showError(what) {
-  return (error) => (who.textContent = `${what}: ${error.message}`);
+function uploadFiles(files) {
+  for (const file of files) {
+    const upload = new Upload(api, file, resumeStore);
+    showUpload(upload);
+    const refused = refusal(file, limits);
+    if (refused) upload.fail(refused);
+    else queue.push(upload);
+  }
+  if (!api.token && queue.length > 0) {
+    who.textContent = "Your files wait for a token: paste one and press Use token.";
+    $("#token").focus();
+  }
+  drain();
 }
 
 function wireDropZone() {
@@ -106,6 +163,8 @@ function wireDropZone() {
     uploadFiles(event.target.files);
     event.target.value = "";
   });
+  $("#image-max").textContent = formatBytes(limits.image);
+  $("#document-max").textContent = formatBytes(limits.document);
 }
 
 function wireToken() {
@@ -121,7 +180,7 @@ function wireToken() {
       $("#token").value = token;
       await useToken(token);
     } catch (error) {
-      who.textContent = `No dev token: ${error.message}`;
+      who.textContent = `No dev token. ${describe(error, limits).sentence}`;
     }
   });
   const saved = sessionStorage.getItem(TOKEN_KEY);
@@ -135,4 +194,3 @@ function wireToken() {
 
 wireToken();
 wireDropZone();
-
