@@ -24,7 +24,7 @@ import logging
 import random
 import secrets
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import partial
 
 import httpx
@@ -149,7 +149,8 @@ class Deliverer:
 
     async def _attempt(self, row: outbox.OutboxRow) -> str | None:
         """Post the row's body once; None on a 2xx, else what went wrong."""
-        headers = self.signer.headers(row.event_id, self.clock(), row.payload)
+        # the wall clock, not the service's: receivers check it against theirs (replays)
+        headers = self.signer.headers(row.event_id, datetime.now(UTC), row.payload)
         headers["Content-Type"] = "application/json"
         try:
             async with asyncio.timeout(self.settings.webhook_timeout):

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Protocol
 
 import httpx
@@ -81,7 +81,8 @@ class PreCreateHook:
         )
         headers = {"Content-Type": "application/json"}
         if self.signer is not None:
-            headers |= self.signer.headers(new_message_id(), now, body)
+            # the wall clock: the receiver checks the timestamp against its own
+            headers |= self.signer.headers(new_message_id(), datetime.now(UTC), body)
         try:
             status, text = await self._post(body, headers)
         except TimeoutError:

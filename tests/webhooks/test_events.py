@@ -1,0 +1,143 @@
+"""The events a server sends: what they carry, and that receivers can verify them."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from standardwebhooks import Webhook
+
+from tests.support import LiveServer, md5_of, noise_image, settings_for
+from tests.webhooks.conftest import WEBHOOK_SECRET, webhook_settings
+from tests.webhooks.receiver import Receiver
+
+
+def test_media_created_carries_the_media_as_the_api_returns_it_signed_per_standard_webhooks(
+    webhook_server: LiveServer, receiver: Receiver
+):
+    with webhook_server.client(7) as client:
+        image = noise_image(40, 30)
+        created = client.upload(image, filename="cat.png")
+        assert created.status_code == 201, created.text
+        shown = client.http.get(f"/api/v2/media/{created.json()['id']}/").json()
+
+    receiver.wait_for(lambda r: len(r.accepted()) == 1)
+    delivery = receiver.accepted()[0]
+    # the standardwebhooks package's own verifier accepts the headers and body as sent
+    event = Webhook(WEBHOOK_SECRET).verify(delivery.body, delivery.headers)
+    assert delivery.headers["webhook-id"].startswith("msg_")
+    assert delivery.headers["content-type"] == "application/json"
+    assert event["type"] == "media.created"
+    assert event["data"]["user_id"] == 7
+    # the API's Media, with file URLs on the public URL (the API answers on its own)
+    public = {
+        k: v.replace(webhook_server.url, "https://media.example.com") if isinstance(v, str) else v
+        for k, v in shown.items()
+    }
+    public["image_thumbnail"]["url"] = shown["image_thumbnail"]["url"].replace(
+        webhook_server.url, "https://media.example.com"
+    )
+    assert event["data"]["media"] == public
+
+
+def test_a_tampered_body_fails_verification(webhook_server: LiveServer, receiver: Receiver):
+    import pytest
+    from standardwebhooks.webhooks import WebhookVerificationError
+
+    with webhook_server.client(1) as client:
+        assert client.upload(noise_image(20, 20)).status_code == 201
+    receiver.wait_for(lambda r: len(r.accepted()) == 1)
+    delivery = receiver.accepted()[0]
+    with pytest.raises(WebhookVerificationError):
+        Webhook(WEBHOOK_SECRET).verify(
+            delivery.body.replace(b'"user_id":1', b'"user_id":2'), delivery.headers
+        )
+
+
+def test_media_deleted_follows_media_created_with_its_own_webhook_id(
+    webhook_server: LiveServer, receiver: Receiver
+):
+    with webhook_server.client(3) as client:
+        media = client.upload(noise_image(20, 20)).json()
+        assert client.http.delete(f"/api/v2/media/{media['id']}/").status_code == 204
+
+    receiver.wait_for(lambda r: len(r.accepted()) == 2)
+    events = {d.event["type"]: d for d in receiver.accepted()}
+    assert set(events) == {"media.created", "media.deleted"}
+    deleted = Webhook(WEBHOOK_SECRET).verify(
+        events["media.deleted"].body, events["media.deleted"].headers
+    )
+    assert deleted["data"]["media"]["id"] == media["id"] and deleted["data"]["user_id"] == 3
+    assert events["media.created"].webhook_id != events["media.deleted"].webhook_id
+
+
+def test_a_refused_delete_sends_nothing(webhook_server: LiveServer, receiver: Receiver):
+    with webhook_server.client(3) as owner, webhook_server.client(4) as other:
+        media = owner.upload(noise_image(20, 20)).json()
+        assert other.http.delete(f"/api/v2/media/{media['id']}/").status_code == 403
+        owner.http.delete(f"/api/v2/media/{media['id']}/")  # the owner's: the second event
+    receiver.wait_for(lambda r: len(r.accepted()) == 2)
+    assert [d.event["type"] for d in receiver.accepted()] == ["media.created", "media.deleted"]
+
+
+def test_an_upload_that_expires_is_announced_once(tmp_path: Path, receiver: Receiver):
+    settings = settings_for(tmp_path / "data", **webhook_settings(receiver), gc_interval="PT0.05S")
+    server = LiveServer(settings).start()
+    try:
+        with server.client(5) as client:
+            first = client.chunk(b"x" * 100, 0, 300, filename="late.pdf", field="document")
+            upload_id = first.json()["upload_id"]
+        server.clock.advance(settings.upload_ttl + timedelta(seconds=1))
+        receiver.wait_for(lambda r: len(r.accepted()) >= 1)
+    finally:
+        server.stop()
+    (delivery,) = receiver.accepted()
+    event = Webhook(WEBHOOK_SECRET).verify(delivery.body, delivery.headers)
+    assert event["type"] == "upload.expired"
+    assert event["data"] | {"created_at": None, "expires_at": None} == {
+        "upload_id": upload_id,
+        "user_id": 5,
+        "kind": "document",
+        "size": 300,
+        "received": 100,
+        "filename": "late.pdf",
+        "created_at": None,
+        "expires_at": None,
+    }
+
+
+def test_only_the_event_types_asked_for_are_sent(tmp_path: Path, receiver: Receiver):
+    settings = settings_for(
+        tmp_path / "data", **webhook_settings(receiver, webhook_events="media.deleted")
+    )
+    server = LiveServer(settings).start()
+    try:
+        with server.client(1) as client:
+            media = client.upload(noise_image(20, 20)).json()
+            client.http.delete(f"/api/v2/media/{media['id']}/")
+        receiver.wait_for(lambda r: len(r.accepted()) >= 1)
+    finally:
+        server.stop()
+    assert [d.event["type"] for d in receiver.accepted()] == ["media.deleted"]
+
+
+def test_every_configured_url_gets_the_event_under_the_same_webhook_id(tmp_path: Path):
+    first, second = Receiver().start(), Receiver().start()
+    settings = settings_for(
+        tmp_path / "data",
+        **webhook_settings(first, webhook_urls=f"{first.url},{second.url}"),
+    )
+    server = LiveServer(settings).start()
+    try:
+        with server.client(1) as client:
+            image = noise_image(20, 20)
+            upload_id = client.upload_chunks(image)
+            assert client.complete(upload_id, md5_of(image)).status_code == 201
+        for receiver in (first, second):
+            receiver.wait_for(lambda r: len(r.accepted()) == 1)
+    finally:
+        server.stop()
+        first.stop()
+        second.stop()
+    assert first.accepted()[0].webhook_id == second.accepted()[0].webhook_id
+    assert first.accepted()[0].body == second.accepted()[0].body
