@@ -48,6 +48,7 @@ def accept(_delivery: Delivery, _attempt: int) -> tuple[int, str]:
 class Receiver:
     answer: Answer = accept
     hold: float = 0.0  # seconds each request takes to answer (the receiver's own work)
+    gate: threading.Event | None = None  # when given, no request is answered before it is set
     port: int = field(default_factory=free_port)
     deliveries: list[Delivery] = field(default_factory=list)
     overlaps: int = 0
@@ -103,9 +104,12 @@ class Receiver:
                 self.overlaps += 1
             self._in_flight[key] = self._in_flight.get(key, 0) + 1
             attempt = self._attempts[key] = self._attempts.get(key, 0) + 1
+            self.changed.notify_all()
         try:
             if self.hold:
                 time.sleep(self.hold)  # the receiver's work: widens any overlap to see
+            if self.gate is not None:
+                self.gate.wait(timeout=60)
             status, text = self.answer(delivery, attempt)
             payload = text.encode()
             request.send_response(status)
@@ -120,6 +124,11 @@ class Receiver:
                 self._in_flight[key] -= 1
                 self.deliveries.append(delivery)
                 self.changed.notify_all()
+
+    def in_flight(self) -> int:
+        """Requests received and not answered yet."""
+        with self.changed:
+            return sum(self._in_flight.values())
 
     def accepted(self) -> list[Delivery]:
         """Deliveries answered with a 2xx (what the receiver took)."""

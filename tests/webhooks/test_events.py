@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from standardwebhooks import Webhook
 
 from tests.support import LiveServer, md5_of, noise_image, settings_for
@@ -35,7 +37,6 @@ def test_media_created_carries_the_media_as_the_api_returns_it_signed_per_standa
 
 
 def test_a_tampered_body_fails_verification(webhook_server: LiveServer, receiver: Receiver):
-    import pytest
     from standardwebhooks.webhooks import WebhookVerificationError
 
     with webhook_server.client(1) as client:
@@ -71,7 +72,11 @@ def test_a_refused_delete_sends_nothing(webhook_server: LiveServer, receiver: Re
         assert other.http.delete(f"/api/v2/media/{media['id']}/").status_code == 403
         owner.http.delete(f"/api/v2/media/{media['id']}/")  # the owner's: the second event
     receiver.wait_for(lambda r: len(r.accepted()) == 2)
-    assert [d.event["type"] for d in receiver.accepted()] == ["media.created", "media.deleted"]
+    # one event each (concurrent deliveries: in no particular order)
+    assert sorted(d.event["type"] for d in receiver.accepted()) == [
+        "media.created",
+        "media.deleted",
+    ]
 
 
 def test_an_upload_that_expires_is_announced_once(tmp_path: Path, receiver: Receiver):
@@ -135,3 +140,40 @@ def test_every_configured_url_gets_the_event_under_the_same_webhook_id(tmp_path:
         second.stop()
     assert first.accepted()[0].webhook_id == second.accepted()[0].webhook_id
     assert first.accepted()[0].body == second.accepted()[0].body
+
+
+def test_a_receiver_that_does_not_answer_holds_up_no_upload(tmp_path: Path):
+    gate = threading.Event()
+    stuck = Receiver(gate=gate).start()
+    settings = settings_for(tmp_path / "data", **webhook_settings(stuck, webhook_timeout=60.0))
+    server = LiveServer(settings).start()
+    try:
+        with server.client(1) as client:
+            assert client.upload(noise_image(20, 20)).status_code == 201
+            stuck.wait_for(lambda r: r.in_flight() == 1)  # its delivery hangs
+            # meanwhile uploads and completions go on, without waiting for it
+            for _ in range(3):
+                assert client.upload(noise_image(20, 20)).status_code == 201
+            assert stuck.in_flight() >= 1 and not stuck.deliveries
+        gate.set()
+        stuck.wait_for(lambda r: len(r.accepted()) == 4)
+    finally:
+        gate.set()
+        server.stop()
+        stuck.stop()
+
+
+def test_the_webhook_secret_reaches_worker_processes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    from chunkup.settings import Settings
+
+    settings = settings_for(tmp_path, webhook_urls="http://a.test/h", webhook_secret=WEBHOOK_SECRET)
+    environment = settings.as_environment()  # what `serve --workers N` hands its workers
+    assert environment["CHUNKUP_WEBHOOK_SECRET"] == WEBHOOK_SECRET
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    again = Settings()
+    assert again.webhook_url_list == ["http://a.test/h"]
+    assert again.webhook_secret is not None
+    assert again.webhook_secret.get_secret_value() == WEBHOOK_SECRET
