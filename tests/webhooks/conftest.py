@@ -37,7 +37,11 @@ def receiver() -> Iterator[Receiver]:
 
 
 @pytest.fixture
-def webhook_server(tmp_path: Path, receiver: Receiver) -> Iterator[LiveServer]:
-    live = LiveServer(settings_for(tmp_path / "data", **webhook_settings(receiver))).start()
+def webhook_server(
+    tmp_path: Path, receiver: Receiver, backend: dict[str, str]
+) -> Iterator[LiveServer]:
+    """A server on each backend combination (``backend``), sending to ``receiver``."""
+    settings = settings_for(tmp_path / "data", **(webhook_settings(receiver) | backend))
+    live = LiveServer(settings).start()
     yield live
     live.stop()

@@ -7,11 +7,12 @@ files drive real servers and a real receiver).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from functools import partial
 from pathlib import Path
@@ -19,8 +20,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from chunkup.db import Database, outbox
+from chunkup.db import Connection, Database, outbox
 from chunkup.models import Kind, Upload, UploadStatus
+from chunkup.settings import Settings
 from chunkup.webhooks.delivery import Deliverer, retry_delay
 from chunkup.webhooks.events import Outbox
 from tests.support import FakeClock, settings_for
@@ -49,7 +51,7 @@ async def db(tmp_path: Path) -> AsyncIterator[Database]:
     await database.dispose()
 
 
-def settings(tmp_path: Path, **overrides: object):  # type: ignore[no-untyped-def]
+def settings(tmp_path: Path, **overrides: object) -> Settings:
     values: dict[str, object] = {
         "webhook_urls": URL,
         "webhook_secret": WEBHOOK_SECRET,
@@ -61,7 +63,7 @@ def settings(tmp_path: Path, **overrides: object):  # type: ignore[no-untyped-de
     return settings_for(tmp_path, **(values | overrides))
 
 
-async def record_expiry(db: Database, clock: FakeClock, tmp_path: Path) -> None:
+async def record_expiry(db: Database, clock: FakeClock) -> None:
     """One ``upload.expired`` event, written as the collector writes it."""
     now = clock()
     upload = Upload("a" * 32, 1, Kind.IMAGE, 10, "x.png", [], UploadStatus.UPLOADING, now, now)
@@ -69,7 +71,9 @@ async def record_expiry(db: Database, clock: FakeClock, tmp_path: Path) -> None:
     await db.write(lambda conn: events.upload_expired(conn, upload))
 
 
-def deliverer(db: Database, clock: FakeClock, tmp_path: Path, recorder: Recorder, **kw: object):  # type: ignore[no-untyped-def]
+def deliverer(
+    db: Database, clock: FakeClock, tmp_path: Path, recorder: Recorder, **kw: object
+) -> Deliverer:
     return Deliverer(
         db,
         settings(tmp_path, **kw),
@@ -100,7 +104,7 @@ async def test_a_failing_receiver_is_retried_with_backoff_under_the_same_webhook
     db: Database, tmp_path: Path
 ):
     clock, recorder = FakeClock(), Recorder(503, 500)
-    await record_expiry(db, clock, tmp_path)
+    await record_expiry(db, clock)
     sender = deliverer(db, clock, tmp_path, recorder)
     try:
         assert await sender.deliver_due() == 1  # 503
@@ -123,7 +127,7 @@ async def test_an_event_failing_past_the_horizon_is_failed_and_listed_then_retri
     db: Database, tmp_path: Path
 ):
     clock, recorder = FakeClock(), Recorder(*([503] * 100))
-    await record_expiry(db, clock, tmp_path)
+    await record_expiry(db, clock)
     sender = deliverer(db, clock, tmp_path, recorder)
     try:
         attempts = 0
@@ -174,7 +178,7 @@ async def test_a_claim_of_a_dead_node_is_taken_over_only_once_its_lease_ran_out(
     db: Database, tmp_path: Path
 ):
     clock, recorder = FakeClock(), Recorder()
-    await record_expiry(db, clock, tmp_path)
+    await record_expiry(db, clock)
     # a node claims the row for an attempt and dies before recording anything
     now = clock()
     lease = timedelta(seconds=15)
@@ -203,15 +207,13 @@ async def test_a_claim_of_a_dead_node_is_taken_over_only_once_its_lease_ran_out(
 async def test_no_row_is_claimed_twice_by_concurrent_claims(db: Database, tmp_path: Path):
     clock = FakeClock()
     for _ in range(20):
-        await record_expiry(db, clock, tmp_path)
+        await record_expiry(db, clock)
     now = clock()
 
-    def claim(name: str):  # type: ignore[no-untyped-def]
+    def claim(name: str) -> Callable[[Connection], list[outbox.OutboxRow]]:
         return partial(
             outbox.claim_due, now=now, until=now + timedelta(minutes=1), claim=name, limit=8
         )
-
-    import asyncio
 
     batches = await asyncio.gather(*(db.write(claim(f"node{i}")) for i in range(4)))
     ids = [row.id for batch in batches for row in batch]
