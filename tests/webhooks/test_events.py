@@ -177,3 +177,24 @@ def test_the_webhook_secret_reaches_worker_processes(
     assert again.webhook_url_list == ["http://a.test/h"]
     assert again.webhook_secret is not None
     assert again.webhook_secret.get_secret_value() == WEBHOOK_SECRET
+
+
+def test_a_tus_upload_that_completes_itself_announces_its_media(
+    webhook_server: LiveServer, receiver: Receiver
+):
+    from tests.tus.conftest import Tus, metadata
+
+    image = noise_image(30, 30)
+    tus = Tus(webhook_server, user_id=8)
+    with tus.http:
+        created = tus.create(
+            len(image), body=image, **{"Upload-Metadata": metadata(filename="t.png", type="image")}
+        )
+    assert created.status_code == 201, created.text
+    receiver.wait_for(lambda r: len(r.accepted()) == 1)
+    event = Webhook(WEBHOOK_SECRET).verify(
+        receiver.accepted()[0].body, receiver.accepted()[0].headers
+    )
+    assert event["type"] == "media.created"
+    assert event["data"]["user_id"] == 8
+    assert str(event["data"]["media"]["id"]) == created.headers["Media-Id"]

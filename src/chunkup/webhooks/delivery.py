@@ -108,8 +108,14 @@ class Deliverer:
                 limit=self.settings.webhook_concurrency,
             )
         )
-        if rows:
-            await asyncio.gather(*(self._deliver(row) for row in rows))
+        outcomes = await asyncio.gather(
+            *(self._deliver(row) for row in rows), return_exceptions=True
+        )
+        for row, outcome in zip(rows, outcomes, strict=True):
+            if isinstance(outcome, Exception):  # its claim runs out, and it is tried again
+                log.warning("webhook %s: outcome not recorded: %r", row.event_id, outcome)
+            elif isinstance(outcome, BaseException):
+                raise outcome
         return len(rows)
 
     async def _deliver(self, row: outbox.OutboxRow) -> None:
