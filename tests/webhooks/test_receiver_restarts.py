@@ -7,12 +7,17 @@ seen, events lost) are printed for the closing note.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
 from standardwebhooks import Webhook
 
+from chunkup.db import Database
+from chunkup.db.outbox import OutboxRow
+from chunkup.settings import Settings
+from chunkup.webhooks import admin
 from tests.support import FakeClock, LiveServer, noise_image, settings_for
 from tests.webhooks.conftest import WEBHOOK_SECRET, webhook_settings
 from tests.webhooks.receiver import Delivery, Receiver
@@ -107,13 +112,29 @@ def test_every_event_arrives_though_the_receiver_restarts_mid_stream(tmp_path: P
     lost = producer.expected - received
     duplicates = len(accepted) - len({d.webhook_id for d in accepted})
     refused = len(receiver.deliveries) - len(accepted)
+    rows = outbox_rows(settings)
+    assert {row.status for row in rows} == {"delivered"}
     print(
         f"\nwebhook figures: events sent {len(producer.expected)}, receiver restarts "
-        f"{receiver.restarts}, attempts refused by the receiver {refused}, "
-        f"duplicates seen {duplicates}, events lost {len(lost)}"
+        f"{receiver.restarts}, attempts {sum(row.attempts for row in rows)} (refused by the "
+        f"receiver {refused}, the others while it was down), duplicates seen {duplicates}, "
+        f"events lost {len(lost)}"
     )
     assert not lost
     assert refused > 0  # retries did happen under the same webhook-id
+
+
+def outbox_rows(settings: Settings) -> list[OutboxRow]:
+    """The server's outbox, read once it has stopped."""
+
+    async def read() -> list[OutboxRow]:
+        db = Database(settings.resolved_database_url)
+        try:
+            return await admin.list_events(db, failed_only=False)
+        finally:
+            await db.dispose()
+
+    return asyncio.run(read())
 
 
 def _key(delivery: Delivery) -> tuple[str, str]:
