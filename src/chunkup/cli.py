@@ -405,5 +405,87 @@ def media_delete(media_id: MediaId, server: ServerUrl, token: AccessToken) -> No
     console.print(f"media {media_id} deleted")
 
 
+# the webhook outbox (issue 18)
+
+webhooks_app = typer.Typer(
+    help="Look at webhook events and retry failed ones.", no_args_is_help=True
+)
+app.add_typer(webhooks_app, name="webhooks")
+
+
+def _with_database(settings: Settings, work: Callable[[Any], Any]) -> Any:
+    """Run ``work(db)`` (a coroutine function) on the configured database, migrated."""
+    from chunkup.db import Database
+
+    async def run() -> Any:
+        db = Database(settings.resolved_database_url)
+        try:
+            if settings.migrate_on_start:
+                await db.migrate()
+            return await work(db)
+        finally:
+            await db.dispose()
+
+    return asyncio.run(run())
+
+
+@webhooks_app.command("list")
+def webhooks_list(
+    failed: Annotated[
+        bool, typer.Option("--failed", help="Only events that exhausted their retries")
+    ] = False,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Print the outbox's events, one JSON object a line (one per event and receiver)."""
+    from chunkup.webhooks import admin
+
+    settings = _settings(data_dir=data_dir, database_url=database_url)
+    rows = _with_database(settings, lambda db: admin.list_events(db, failed_only=failed))
+    for row in rows:
+        typer.echo(
+            json.dumps(
+                {
+                    "id": row.id,
+                    "webhook_id": row.event_id,
+                    "type": row.event_type,
+                    "url": row.url,
+                    "status": row.status,
+                    "attempts": row.attempts,
+                    "created_at": row.created_at.isoformat(),
+                    "next_attempt_at": row.next_attempt_at.isoformat(),
+                    "last_error": row.last_error,
+                }
+            )
+        )
+
+
+@webhooks_app.command("retry")
+def webhooks_retry(
+    event: Annotated[
+        str,
+        typer.Argument(
+            help="An event's id from 'webhooks list', or its webhook-id (msg_…) for every receiver",
+            show_default=False,
+        ),
+    ],
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Deliver a failed event again, now, with a fresh retry horizon."""
+    from chunkup.uploads.clock import utcnow
+    from chunkup.webhooks import admin
+
+    settings = _settings(data_dir=data_dir, database_url=database_url)
+    queued = _with_database(
+        settings,
+        lambda db: admin.retry(db, event, now=utcnow(), horizon=settings.webhook_retry_horizon),
+    )
+    if not queued:
+        console.print(f"chunkup: no failed or waiting webhook event {event}")
+        raise typer.Exit(1)
+    console.print(f"{queued} webhook event(s) queued for delivery")
+
+
 def main() -> None:
     app()

@@ -8,7 +8,7 @@ never knows about HTTP frameworks::
     ChunkupError
     ├── BadRequest (400)          invalid_content_range, chunk_size_mismatch, md5_mismatch, ...
     ├── Unauthorized (401)        invalid_token
-    ├── Forbidden (403)           not_owner
+    ├── Forbidden (403)           not_owner, upload_refused (pre-create hook)
     ├── NotFound (404)            upload_not_found, media_not_found, not_found
     ├── RequestTimeout (408)      request_timeout
     ├── Conflict (409)            range_conflict, offset_mismatch (tus)
@@ -329,6 +329,14 @@ class ChecksumAlgorithmUnsupported(BadRequest):
 class FinalUploadImmutable(Forbidden):
     code = "final_upload_immutable"
     default_detail = "A final (concatenated) upload takes no PATCH: its bytes are its parts'."
+
+
+# the application's pre-create hook (CHUNKUP_HOOK_PRE_CREATE_URL)
+
+
+class UploadRefused(Forbidden):
+    code = "upload_refused"
+    default_detail = "The application refused this upload."
 
 
 # Installation (raised at start-up, never in a request)

@@ -15,6 +15,7 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MiB = 1024 * 1024
+WEBHOOK_EVENTS = ("media.created", "media.deleted", "upload.expired")
 
 
 class Settings(BaseSettings):
@@ -110,6 +111,43 @@ class Settings(BaseSettings):
         "(then keep it off the public side of the balancer)",
     )
 
+    webhook_urls: str = Field(
+        "", description="comma-separated URLs that receive webhook events; empty: no webhooks"
+    )
+    webhook_secret: SecretStr | None = Field(
+        None, description="whsec_<base64>: the Standard Webhooks secret events are signed with"
+    )
+    webhook_events: str = Field(
+        "media.created,media.deleted,upload.expired",
+        description="comma-separated event types to send (the others are not recorded)",
+    )
+    webhook_timeout: float = Field(
+        10.0, gt=0, description="seconds one delivery attempt may take, answer included"
+    )
+    webhook_concurrency: int = Field(8, ge=1, description="deliveries in flight at once per node")
+    webhook_retry_horizon: timedelta = Field(
+        timedelta(hours=24),
+        description="how long an event is retried before it is marked failed",
+    )
+    webhook_retry_base: timedelta = Field(
+        timedelta(seconds=5), description="delay before the first retry (doubled each time)"
+    )
+    webhook_retry_max: timedelta = Field(
+        timedelta(hours=1), description="longest delay between two attempts"
+    )
+    webhook_poll_interval: float = Field(
+        1.0, gt=0, description="seconds between two looks for due events"
+    )
+    hook_pre_create_url: str | None = Field(
+        None, description="URL asked before an upload is created; a 4xx refuses it"
+    )
+    hook_timeout: float = Field(5.0, gt=0, description="seconds the pre-create hook may take")
+    hook_failure: str = Field(
+        "refuse",
+        pattern="^(allow|refuse)$",
+        description="what a pre-create hook that fails (timeout, 5xx, unreachable) means",
+    )
+
     @model_validator(mode="after")
     def _check(self) -> Settings:
         if self.jwt_algorithm != "HS256" and not (self.jwt_public_key or self.jwks_url):
@@ -121,6 +159,29 @@ class Settings(BaseSettings):
         if self.dev and self.jwt_algorithm != "HS256":
             raise ValueError("dev mode mints HS256 tokens: it needs jwt_algorithm HS256")
         return self
+
+    @model_validator(mode="after")
+    def _check_webhooks(self) -> Settings:
+        from chunkup.webhooks.signing import parse_secret  # the one parser of whsec_ secrets
+
+        if self.webhook_secret is not None:
+            parse_secret(self.webhook_secret.get_secret_value())
+        elif self.webhook_url_list:
+            raise ValueError("webhook_urls needs webhook_secret (whsec_<base64>)")
+        unknown = set(self.webhook_event_list) - set(WEBHOOK_EVENTS)
+        if unknown:
+            raise ValueError(f"unknown webhook events: {', '.join(sorted(unknown))}")
+        if self.webhook_retry_horizon < timedelta(0):
+            raise ValueError("webhook_retry_horizon must not be negative")
+        return self
+
+    @property
+    def webhook_url_list(self) -> list[str]:
+        return [url.strip() for url in self.webhook_urls.split(",") if url.strip()]
+
+    @property
+    def webhook_event_list(self) -> list[str]:
+        return [name.strip() for name in self.webhook_events.split(",") if name.strip()]
 
     @property
     def resolved_database_url(self) -> str:

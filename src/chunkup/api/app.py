@@ -13,6 +13,7 @@ from starlette.middleware.cors import CORSMiddleware
 
 from chunkup import __version__
 from chunkup.api.errors import install_error_handlers
+from chunkup.api.event_payloads import media_renderer
 from chunkup.api.observability import Metrics, RequestContext
 from chunkup.api.routes import files, health, media, tus, uploads
 from chunkup.api.routes.web import install_web_page
@@ -90,17 +91,23 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        services = await Services.start(settings, clock=clock, storage=storage)
+        services = await Services.start(
+            settings, clock=clock, storage=storage, render_media=media_renderer(settings)
+        )
         app.state.services = services
         if serving_process:
             freeze_startup_objects()
-        collector = asyncio.create_task(_collect_garbage_forever(services))
+        background = [asyncio.create_task(_collect_garbage_forever(services))]
+        if services.webhooks is not None:  # the outbox, delivered by every node
+            background.append(asyncio.create_task(services.webhooks.run_forever()))
         try:
             yield
         finally:
-            collector.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await collector
+            for task in background:
+                task.cancel()
+            for task in background:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await services.close()
 
     app = FastAPI(

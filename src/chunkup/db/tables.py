@@ -14,6 +14,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
@@ -129,4 +130,29 @@ tus_parts = Table(
     _owned_by_upload("final_id"),
     Column("position", Integer, primary_key=True),
     Column("part_id", String(32), nullable=False, index=True),
+)
+
+
+# Webhook events waiting for (or done with) delivery, one row per event and
+# receiver URL: written in the transaction that made the event happen (the
+# outbox), claimed by one node at a time for one attempt (``claim`` and
+# ``claimed_until``, a lease another node takes over once it has run out).
+webhook_outbox = Table(
+    "webhook_outbox",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("event_id", String(40), nullable=False, index=True),
+    Column("event_type", String(32), nullable=False),
+    Column("url", Text, nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("status", String(12), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("next_attempt_at", UTCDateTime, nullable=False),
+    Column("give_up_at", UTCDateTime, nullable=False),
+    Column("claim", String(32)),
+    Column("claimed_until", UTCDateTime),
+    Column("last_error", Text),
+    Column("delivered_at", UTCDateTime),
+    Index("ix_webhook_outbox_status_next", "status", "next_attempt_at"),
 )

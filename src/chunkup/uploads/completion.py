@@ -51,6 +51,7 @@ from chunkup.uploads.clock import Clock
 from chunkup.uploads.filenames import storage_name
 from chunkup.uploads.ranges import RangeSet
 from chunkup.uploads.service import visible_upload
+from chunkup.webhooks.events import MediaEvents, NoEvents
 
 log = logging.getLogger(__name__)
 _MD5 = re.compile(r"[0-9a-fA-F]{32}")
@@ -74,7 +75,15 @@ def parse_md5(value: str | None) -> str:
 
 
 class CompletionService:
-    def __init__(self, db: Database, storage: Storage, settings: Settings, clock: Clock) -> None:
+    def __init__(
+        self,
+        db: Database,
+        storage: Storage,
+        settings: Settings,
+        clock: Clock,
+        events: MediaEvents | None = None,
+    ) -> None:
+        self.events = events or NoEvents()  # media.created, in the publishing transaction
         self.db = db
         self.storage = storage
         self.settings = settings
@@ -288,6 +297,7 @@ class CompletionService:
                 added_at=now,
             )
             q.mark_completed(conn, upload.id, media_id=media.id, at=now)
+            self.events.media_created(conn, media)
             return media
 
         media = await self.db.write(publish)

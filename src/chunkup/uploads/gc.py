@@ -19,6 +19,7 @@ from chunkup.settings import Settings
 from chunkup.storage import Storage
 from chunkup.uploads import keys
 from chunkup.uploads.clock import Clock
+from chunkup.webhooks.events import MediaEvents, NoEvents
 
 log = logging.getLogger(__name__)
 # objects younger than this may belong to a request still in flight
@@ -35,7 +36,15 @@ class GcReport:
 
 
 class GarbageCollector:
-    def __init__(self, db: Database, storage: Storage, settings: Settings, clock: Clock) -> None:
+    def __init__(
+        self,
+        db: Database,
+        storage: Storage,
+        settings: Settings,
+        clock: Clock,
+        events: MediaEvents | None = None,
+    ) -> None:
+        self.events = events or NoEvents()  # upload.expired, in the expiring transaction
         self.db = db
         self.storage = storage
         self.settings = settings
@@ -59,6 +68,7 @@ class GarbageCollector:
             if current.expires_at > now:
                 return False
             q.mark_expired(conn, upload_id)
+            self.events.upload_expired(conn, current)
             return True
 
         due = await self.db.read(lambda conn: q.uploads_expired_before(conn, now))

@@ -8,12 +8,14 @@ from chunkup.errors import MediaNotFound, NotOwner
 from chunkup.models import Media
 from chunkup.storage import Storage
 from chunkup.uploads import keys
+from chunkup.webhooks.events import MediaEvents, NoEvents
 
 MAX_ID = 2**31
 
 
 class MediaLibrary:
-    def __init__(self, db: Database, storage: Storage) -> None:
+    def __init__(self, db: Database, storage: Storage, events: MediaEvents | None = None) -> None:
+        self.events = events or NoEvents()  # media.deleted, in the deleting transaction
         self.db = db
         self.storage = storage
 
@@ -38,6 +40,7 @@ class MediaLibrary:
             if media.user_id != user_id:
                 raise NotOwner()
             q.delete_media(conn, media_id)
+            self.events.media_deleted(conn, media)
             return media
 
         media = await self.db.write(remove)

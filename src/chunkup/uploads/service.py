@@ -48,6 +48,7 @@ from chunkup.uploads.clock import Clock
 from chunkup.uploads.filenames import sanitize_filename
 from chunkup.uploads.objects import ChunkObjects, StoredObject
 from chunkup.uploads.ranges import ChunkRange, RangeSet
+from chunkup.webhooks.pre_create import PreCreate
 
 log = logging.getLogger(__name__)
 # "the range overlaps, but no stored chunk starts where this one does"
@@ -106,7 +107,15 @@ def _iso(when: datetime) -> str:
 
 
 class UploadService:
-    def __init__(self, db: Database, storage: Storage, settings: Settings, clock: Clock) -> None:
+    def __init__(
+        self,
+        db: Database,
+        storage: Storage,
+        settings: Settings,
+        clock: Clock,
+        pre_create: PreCreate | None = None,
+    ) -> None:
+        self.pre_create = pre_create  # asked once per upload, before anything is stored
         self.db = db
         self.storage = storage
         self.settings = settings
@@ -137,6 +146,14 @@ class UploadService:
         cr = chunk.content_range
         if cr.start != 0:
             raise InvalidContentRange("The first chunk (no upload_id) must start at byte 0.")
+        if self.pre_create is not None:
+            await self.pre_create.check(
+                user_id=user_id,
+                kind=chunk.kind,
+                size=cr.total,
+                filename=sanitize_filename(chunk.filename),
+                protocol="chunk",
+            )
         now = self.clock()
         upload = Upload(
             id=keys.new_upload_id(),
@@ -287,6 +304,14 @@ class UploadService:
         max_total = self.settings.max_total_bytes(kind)
         if total > max_total:
             raise FileTooLarge(f"A {kind} may be at most {max_total} bytes.")
+        if self.pre_create is not None:
+            await self.pre_create.check(
+                user_id=user_id,
+                kind=kind,
+                size=total,
+                filename=sanitize_filename(filename),
+                protocol="tus",
+            )
         now = self.clock()
         upload = Upload(
             id=keys.new_upload_id(),
