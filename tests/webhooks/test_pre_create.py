@@ -10,7 +10,15 @@ from typing import Any
 import pytest
 from standardwebhooks import Webhook
 
-from tests.support import CHUNK, LiveServer, assert_error, md5_of, noise_image, settings_for
+from tests.support import (
+    CHUNK,
+    LiveServer,
+    assert_error,
+    md5_of,
+    noise_image,
+    settings_for,
+    starts_like,
+)
 from tests.tus.conftest import Tus, metadata
 from tests.webhooks.conftest import WEBHOOK_SECRET
 from tests.webhooks.receiver import Delivery, Receiver
@@ -71,7 +79,7 @@ def test_a_refused_first_chunk_is_403_upload_refused_with_the_applications_messa
 ):
     total = 3 * CHUNK
     with server.client(1) as client:
-        response = client.chunk(b"x" * CHUNK, 0, total, filename="big.png")
+        response = client.chunk(starts_like(b"x" * CHUNK), 0, total, filename="big.png")
     body = assert_error(response, 403, "upload_refused")
     assert body["detail"] == "Files over 100 kB are not accepted here."
     # nothing of it was stored: no object under chunks/, no upload to resume
@@ -80,7 +88,7 @@ def test_a_refused_first_chunk_is_403_upload_refused_with_the_applications_messa
 
 def test_a_plain_text_refusal_is_the_detail(server: LiveServer):
     with server.client(1) as client:
-        response = client.chunk(b"MZ" * 50, 0, 100, filename="setup.exe")
+        response = client.chunk(starts_like(b"MZ" * 50), 0, 100, filename="setup.exe")
     assert assert_error(response, 403, "upload_refused")["detail"] == "no executables"
 
 
@@ -115,7 +123,7 @@ def test_a_hook_that_fails_refuses_or_allows_as_configured(
     server = hooked_server(tmp_path, application.url, hook_failure=failure)
     try:
         with server.client(1) as client:
-            response = client.chunk(b"x" * 100, 0, 100)
+            response = client.chunk(starts_like(b"x" * 100), 0, 100)
     finally:
         server.stop()
         application.stop()
@@ -129,7 +137,7 @@ def test_a_hook_that_does_not_answer_in_time_counts_as_a_failure(tmp_path: Path)
     server = hooked_server(tmp_path, slow.url, hook_timeout=0.3, hook_failure="refuse")
     try:
         with server.client(1) as client:
-            response = client.chunk(b"x" * 100, 0, 100)
+            response = client.chunk(starts_like(b"x" * 100), 0, 100)
     finally:
         server.stop()
         slow.stop()
@@ -141,7 +149,7 @@ def test_an_unreachable_hook_with_failure_allow_lets_uploads_through(tmp_path: P
     server = hooked_server(tmp_path, down.url, hook_failure="allow")
     try:
         with server.client(1) as client:
-            response = client.chunk(b"x" * 100, 0, 100)
+            response = client.chunk(starts_like(b"x" * 100), 0, 100)
     finally:
         server.stop()
     assert response.status_code == 201, response.text
