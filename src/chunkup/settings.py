@@ -92,6 +92,24 @@ class Settings(BaseSettings):
         description="development mode: the web page offers a dev token (POST /dev/token mints "
         "one for user 1 without credentials); never in production",
     )
+    http_max_head_bytes: int = Field(
+        16 * 1024, ge=1024, description="request line and headers, in bytes (431 past it)"
+    )
+    http_max_header_fields: int = Field(
+        100, ge=8, description="header fields in one request (431 past it)"
+    )
+    http_max_url_bytes: int = Field(8 * 1024, ge=256, description="request URL (414 past it)")
+    http_header_timeout: float = Field(
+        10.0, gt=0, description="seconds for a request's headers to arrive (408 and close)"
+    )
+    http_keep_alive_timeout: float = Field(
+        5.0, gt=0, description="seconds an idle keep-alive connection stays open"
+    )
+    http_max_connections: int = Field(
+        1000,
+        ge=1,
+        description="open connections per worker; at the cap the longest-idle one is closed",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> Settings:
