@@ -22,7 +22,16 @@ from chunkup.media import stored
 from chunkup.uploads import keys
 
 router = APIRouter(tags=["files"])
-_RANGE = re.compile(r"bytes=([0-9]*)-([0-9]*)")
+_RANGE = re.compile(r"bytes=([0-9]*)-([0-9]*)", re.ASCII)
+# more digits than this is past the end of any file; Python refuses to convert
+# more than 4300 digits at all (ValueError), and need not convert 4000
+_PAST_ANY_FILE = 1 << 63
+
+
+def _position(digits: str) -> int:
+    """A byte position of a ``Range`` header, however many digits it has."""
+    digits = digits.lstrip("0") or "0"
+    return _PAST_ANY_FILE if len(digits) > 18 else int(digits)
 
 
 def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
@@ -40,13 +49,13 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
     if not first and not last:
         return None
     if not first:  # suffix: the last N bytes
-        length = int(last)
+        length = _position(last)
         if length == 0:
             raise RangeNotSatisfiable()
         return max(0, size - length), size - 1
-    start = int(first)
-    end = min(int(last), size - 1) if last else size - 1
-    if last and int(last) < start:
+    start = _position(first)
+    end = min(_position(last), size - 1) if last else size - 1
+    if last and _position(last) < start:
         return None
     if start >= size:
         raise RangeNotSatisfiable()
