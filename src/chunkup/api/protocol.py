@@ -38,6 +38,7 @@ import asyncio
 import functools
 import json
 import resource
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -125,7 +126,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self._header_fields = 0
         self._header_timer: asyncio.TimerHandle | None = None
         self._refused = False
-        self._idle_since = self.loop.time()
+        self._idle_since = time.monotonic()  # finer than the loop's clock
 
     # -- connections ---------------------------------------------------------
 
@@ -244,7 +245,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
-        self._idle_since = self.loop.time()
+        self._idle_since = time.monotonic()  # finer than the loop's clock
 
     # -- timers --------------------------------------------------------------
 

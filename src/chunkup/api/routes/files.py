@@ -16,6 +16,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
 
 from chunkup.api.deps import ServicesDep
+from chunkup.api.errors import error_response
 from chunkup.api.schemas import ErrorBody
 from chunkup.errors import NotFound, RangeNotSatisfiable
 from chunkup.media import stored
@@ -88,9 +89,11 @@ async def get_file(token: str, name: str, request: Request, services: ServicesDe
         return Response(status_code=304, headers=headers)
     try:
         byte_range = parse_range(request.headers.get("range"), info.size)
-    except RangeNotSatisfiable:
-        headers["Content-Range"] = f"bytes */{info.size}"
-        return Response(status_code=416, headers=headers)
+    except RangeNotSatisfiable as exc:
+        refused = error_response(exc)  # the contract's JSON error, like every other
+        refused.headers["Content-Range"] = f"bytes */{info.size}"
+        refused.headers["X-Content-Type-Options"] = "nosniff"
+        return refused
     status = 200
     start, end = 0, info.size - 1
     if byte_range is not None:
