@@ -110,6 +110,12 @@ class Settings(BaseSettings):
         ge=1,
         description="open connections per worker; at the cap the longest-idle one is closed",
     )
+    http_min_body_rate: float = Field(
+        500.0,
+        ge=0,
+        description="bytes a second a request body must average once it has had body_timeout "
+        "seconds (408 and close); 0: no minimum",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> Settings:

@@ -294,6 +294,34 @@ def test_a_body_nobody_reads_dribbled_after_the_answer_does_not_hold_the_connect
     assert elapsed < KEEP_ALIVE + 1.5, f"closed only after {elapsed:.1f}s"
 
 
+def test_a_chunk_body_sent_a_byte_at_a_time_is_cut_off_with_408(tmp_path: Path):
+    """Bytes every 0.1 s never leave the body idle for ``CHUNKUP_BODY_TIMEOUT``, yet
+    would take a 200 KB chunk days: below the minimum rate it is cut off."""
+    slow = start_server(tmp_path, CHUNKUP_BODY_TIMEOUT="1", CHUNKUP_HTTP_MIN_BODY_RATE="1000")
+    try:
+        started = time.monotonic()
+        with connect(slow.port) as sock:
+            sock.sendall(head(mint_token(SECRET, 1), length=200_000))
+            answered = False
+            try:
+                while time.monotonic() - started < 1 + SLACK and not answered:
+                    sock.sendall(b"-")  # the attack's pace, not a wait
+                    answered = connection_is_closed_or_answered(sock, wait=0.1)
+            except OSError:
+                pass  # closed while we were writing
+            elapsed = time.monotonic() - started
+            sock.settimeout(1)
+            response = read_response(sock)
+        report("a chunk body a byte per 0.1 s", seconds=round(elapsed, 2))
+        assert elapsed < 1 + SLACK, f"still open after {elapsed:.1f}s"
+        assert response is not None, "closed without the 408"
+        assert_error(response, 408, "request_timeout")
+        with bystander_for(slow) as bystander:
+            bystander.finish()
+    finally:
+        slow.stop()
+
+
 # -- connections -----------------------------------------------------------------------
 
 
@@ -379,6 +407,7 @@ REVIEWED = {
     "timeout_keep_alive_handler": "8b53bf5f2e202970",
     "connection_made": "6efb565ff3d36b91",
     "connection_lost": "c91a4c9bf2e29c55",
+    "on_body": "dba9c32aeba35b6a",
     "_unset_keepalive_if_required": "00a6a4e47214e68e",
 }
 

@@ -18,6 +18,11 @@ bytes come in:
   (or only the close, when nothing at all was sent);
 - an idle keep-alive connection is closed after ``keep_alive_timeout`` (uvicorn's
   timer), also when the client keeps dribbling a body the app did not read;
+- a body must arrive at ``min_body_rate`` bytes a second on average once it has
+  had ``body_grace`` seconds (Apache's ``mod_reqtimeout``): a byte a second
+  never trips the app's idle timer, yet would hold a chunk request for days.
+  Time the app leaves the body unread (uvicorn paused reading) is not held
+  against the client. Past it: ``408`` and close;
 - at most ``max_connections`` per worker: at the cap a new connection closes the
   one that has waited longest without a request running (a slow or idle one),
   and only when every connection is busy is the new one refused (``503``).
@@ -59,6 +64,8 @@ from chunkup.settings import Settings
 
 # seconds a refused connection is still read (and dropped) after the answer
 LINGER = 2.0
+# seconds between two checks of a body's arrival rate, once past its grace time
+BODY_RATE_CHECK = 5.0
 # file descriptors a worker keeps for other things than client connections
 # (database, storage, logs, the listening socket)
 RESERVED_FDS = 64
@@ -74,6 +81,8 @@ class HttpLimits:
     header_timeout: float = 10.0
     keep_alive_timeout: float = 5.0
     max_connections: int = 1000
+    min_body_rate: float = 500.0
+    body_grace: float = 30.0
 
     @classmethod
     def from_settings(cls, settings: Settings) -> HttpLimits:
@@ -84,6 +93,8 @@ class HttpLimits:
             header_timeout=settings.http_header_timeout,
             keep_alive_timeout=settings.http_keep_alive_timeout,
             max_connections=min(settings.http_max_connections, _connection_budget()),
+            min_body_rate=settings.http_min_body_rate,
+            body_grace=settings.body_timeout,
         )
 
 
@@ -125,6 +136,9 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self._reading_head = True  # between the end of one message and its next head's end
         self._header_fields = 0
         self._header_timer: asyncio.TimerHandle | None = None
+        self._body_timer: asyncio.TimerHandle | None = None
+        self._body_bytes = 0
+        self._body_since = 0.0
         self._refused = False
         self._idle_since = time.monotonic()  # finer than the loop's clock
 
@@ -143,6 +157,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_header_timer()
+        self._cancel_body_timer()
         super().connection_lost(exc)
 
     def _request_running(self) -> bool:
@@ -237,8 +252,17 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self._reading_head = False
         self._cancel_header_timer()
         super().on_headers_complete()
+        if self.limits.min_body_rate > 0:
+            self._body_bytes = 0
+            self._body_since = self.loop.time()
+            self._body_timer = self.loop.call_later(self.limits.body_grace, self._check_body_rate)
+
+    def on_body(self, body: bytes) -> None:
+        self._body_bytes += len(body)
+        super().on_body(body)
 
     def on_message_complete(self) -> None:
+        self._cancel_body_timer()
         super().on_message_complete()
         self._reading_head = True
         self._head_bytes = 0
@@ -269,6 +293,35 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
             return
         self._refuse(RequestTimeout("The request's headers did not arrive in time."))
 
+    def _cancel_body_timer(self) -> None:
+        if self._body_timer is not None:
+            self._body_timer.cancel()
+            self._body_timer = None
+
+    def _check_body_rate(self) -> None:
+        self._body_timer = None
+        cycle = self.cycle
+        if self.transport.is_closing() or self._refused or cycle is None:
+            return
+        if cycle.response_complete:
+            return  # answered already: an unread rest is the keep-alive timer's
+        now = self.loop.time()
+        if self.flow.read_paused:
+            # the app is not taking the body: that time is not the client's
+            self._body_since += BODY_RATE_CHECK
+        elif self._body_bytes < (now - self._body_since) * self.limits.min_body_rate:
+            self.logger.warning("request body below %s B/s: cut off", self.limits.min_body_rate)
+            if not cycle.response_started:
+                # the app's answer is dropped (uvicorn sends nothing once
+                # disconnected) and it reads the end of the body
+                cycle.disconnected = True
+                cycle.message_event.set()
+                self._refuse(RequestTimeout("The request body arrives too slowly."))
+            else:
+                self.transport.close()
+            return
+        self._body_timer = self.loop.call_later(BODY_RATE_CHECK, self._check_body_rate)
+
     def timeout_keep_alive_handler(self) -> None:
         # a request that arrived with the end of an unread body may be running
         if not self._request_running():
@@ -283,8 +336,9 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         """Answer ``error`` and close, reading a little longer what the client still sends."""
         self._refused = True
         self._cancel_header_timer()
+        self._cancel_body_timer()
         self._unset_keepalive_if_required()
-        if self._request_running():
+        if self._request_running() and not self.cycle.disconnected:
             # a pipelined request's head: the running request answers first, then closes
             self.cycle.keep_alive = False
             return
