@@ -67,7 +67,11 @@ class LiveServer:
     def __post_init__(self) -> None:
         app = create_app(self.settings, clock=self.clock, storage=self.storage)
         config = uvicorn.Config(
-            app, host="127.0.0.1", port=self.port, lifespan="on", **uvicorn_options("warning")
+            app,
+            host="127.0.0.1",
+            port=self.port,
+            lifespan="on",
+            **uvicorn_options("warning", self.settings),
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)

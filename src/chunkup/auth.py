@@ -21,6 +21,8 @@ from chunkup.errors import Unauthorized
 from chunkup.settings import Settings
 
 MAX_TOKEN_LENGTH = 8192
+# user ids are stored as signed 64-bit integers (BIGINT)
+MAX_USER_ID = (1 << 63) - 1
 REQUIRED_CLAIMS = ["exp", "iat", "jti"]
 VERIFIED_CACHE = 10_000
 
@@ -113,16 +115,19 @@ class TokenVerifier:
             raise Unauthorized("The token has expired.") from exc
         except jwt.InvalidSignatureError as exc:
             raise Unauthorized(self._foreign_signature) from exc
-        except (jwt.PyJWTError, ValueError, TypeError) as exc:
+        except (jwt.PyJWTError, ValueError, TypeError, OverflowError) as exc:
+            # OverflowError: an ``exp`` or ``iat`` too large for a float
             raise Unauthorized("Invalid token.") from exc
         if claims.get("token_type", "access" if self.algorithm != "HS256" else None) != "access":
             raise Unauthorized("Not an access token.")
         user_id = claims.get("user_id")
         if user_id is None and self.algorithm != "HS256":
             user_id = _int_or_none(claims.get("sub"))
-        if not isinstance(user_id, int) or isinstance(user_id, bool) or user_id < 0:
+        if not isinstance(user_id, int) or isinstance(user_id, bool):
             raise Unauthorized("The token carries no integer user_id.")
-        return user_id, float(claims["exp"])
+        if not 0 <= user_id <= MAX_USER_ID:
+            raise Unauthorized("The token's user_id is out of range.")
+        return user_id, _expiry(claims["exp"])
 
     def _signing_key(self, token: str) -> Any:  # a secret, a PEM or a JWK's key object
         if self._jwks is not None:
@@ -130,10 +135,20 @@ class TokenVerifier:
         return self._key
 
 
+def _expiry(exp: object) -> float:
+    """``exp`` (PyJWT checked it is a number in the future) as a float; one past a
+    float's range is refused rather than an OverflowError out of the request."""
+    try:
+        return float(exp)  # type: ignore[arg-type]
+    except (OverflowError, TypeError, ValueError) as exc:
+        raise Unauthorized("Invalid token.") from exc
+
+
 def _int_or_none(value: object) -> int | None:
     if isinstance(value, int) and not isinstance(value, bool):
         return value
-    if isinstance(value, str) and value.isdigit():
+    # ASCII digits only, and few enough for int() (it refuses 4300+ digits)
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 20:
         return int(value)
     return None
 

@@ -121,6 +121,21 @@ def serve(
             show_default="off",
         ),
     ] = False,
+    max_connections: Annotated[
+        int | None,
+        typer.Option(
+            "--max-connections",
+            help="Open connections per worker [env CHUNKUP_HTTP_MAX_CONNECTIONS; default 1000]",
+        ),
+    ] = None,
+    header_timeout: Annotated[
+        float | None,
+        typer.Option(
+            "--header-timeout",
+            help="Seconds for a request's headers to arrive "
+            "[env CHUNKUP_HTTP_HEADER_TIMEOUT; default 10]",
+        ),
+    ] = None,
 ) -> None:
     """Run the HTTP service (every setting also has a CHUNKUP_* variable: see the README)."""
     import uvicorn
@@ -142,13 +157,15 @@ def serve(
         log_format=log_format,
         workers=workers,
         dev=dev or None,
+        http_max_connections=max_connections,
+        http_header_timeout=header_timeout,
     )
     configure_logging(settings.log_level, settings.log_format)
     tune_malloc()  # this process serves when --workers is 1
     server_options: dict[str, Any] = {
         "host": settings.host,
         "port": settings.port,
-        **uvicorn_options(settings.log_level),
+        **uvicorn_options(settings.log_level, settings),
     }
     console.print(
         f"chunkup serving on http://{settings.host}:{settings.port} with "

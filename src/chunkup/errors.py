@@ -339,6 +339,34 @@ class UploadRefused(Forbidden):
     default_detail = "The application refused this upload."
 
 
+# The HTTP layer (``api/protocol.py``): refused before the app sees the request
+
+
+class MalformedRequest(BadRequest):
+    code = "invalid_request"
+    default_detail = "Malformed HTTP request."
+
+
+class UriTooLong(ChunkupError):
+    status = 414
+    code = "uri_too_long"
+    default_detail = "The request's URL is longer than allowed."
+
+
+class HeaderFieldsTooLarge(ChunkupError):
+    status = 431
+    code = "request_header_fields_too_large"
+    default_detail = "The request line and headers are larger than allowed."
+
+
+class ServerBusy(Unavailable):
+    code = "server_busy"
+    default_detail = "Too many open connections; retry shortly."
+
+    def headers(self) -> dict[str, str] | None:
+        return {"Retry-After": "1"}
+
+
 # Installation (raised at start-up, never in a request)
 
 

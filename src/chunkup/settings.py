@@ -147,6 +147,30 @@ class Settings(BaseSettings):
         pattern="^(allow|refuse)$",
         description="what a pre-create hook that fails (timeout, 5xx, unreachable) means",
     )
+    http_max_head_bytes: int = Field(
+        16 * 1024, ge=1024, description="request line and headers, in bytes (431 past it)"
+    )
+    http_max_header_fields: int = Field(
+        100, ge=8, description="header fields in one request (431 past it)"
+    )
+    http_max_url_bytes: int = Field(8 * 1024, ge=256, description="request URL (414 past it)")
+    http_header_timeout: float = Field(
+        10.0, gt=0, description="seconds for a request's headers to arrive (408 and close)"
+    )
+    http_keep_alive_timeout: float = Field(
+        5.0, gt=0, description="seconds an idle keep-alive connection stays open"
+    )
+    http_max_connections: int = Field(
+        1000,
+        ge=1,
+        description="open connections per worker; at the cap the longest-idle one is closed",
+    )
+    http_min_body_rate: float = Field(
+        500.0,
+        ge=0,
+        description="bytes a second a request body must average once it has had body_timeout "
+        "seconds (408 and close); 0: no minimum",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> Settings:

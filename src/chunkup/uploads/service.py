@@ -84,7 +84,12 @@ def parse_expires(value: str | None, now: datetime) -> datetime | None:
         when = datetime.fromisoformat(value.strip())
     except ValueError as exc:
         raise InvalidExpires() from exc
-    when = when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+    try:
+        when = when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+    except OverflowError:  # past year 9999 or before year 1 once in UTC
+        if when.year > 1:
+            return datetime.max.replace(tzinfo=UTC)  # clamped by the caller
+        raise InvalidExpires("'expires' is in the past.") from None
     if when <= now:
         raise InvalidExpires("'expires' is in the past.")
     return when

@@ -163,7 +163,12 @@ class Concat:
         if not value.startswith("final;"):
             raise InvalidTusHeader("Upload-Concat is malformed.", header="Upload-Concat")
         urls = value[len("final;") :].split()
-        ids = tuple(urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1] for url in urls)
+        try:
+            ids = tuple(urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1] for url in urls)
+        except ValueError as exc:  # urlsplit: "Invalid IPv6 URL" and the like
+            raise InvalidTusHeader(
+                "Upload-Concat names a malformed URL.", header="Upload-Concat"
+            ) from exc
         if not ids or len(ids) > MAX_PARTS or len(set(ids)) != len(ids):
             raise InvalidTusHeader(
                 f"Upload-Concat final names 1 to {MAX_PARTS} distinct uploads.",

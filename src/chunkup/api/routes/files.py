@@ -16,13 +16,23 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
 
 from chunkup.api.deps import ServicesDep
+from chunkup.api.errors import error_response
 from chunkup.api.schemas import ErrorBody
 from chunkup.errors import NotFound, RangeNotSatisfiable
 from chunkup.media import stored
 from chunkup.uploads import keys
 
 router = APIRouter(tags=["files"])
-_RANGE = re.compile(r"bytes=([0-9]*)-([0-9]*)")
+_RANGE = re.compile(r"bytes=([0-9]*)-([0-9]*)", re.ASCII)
+# more digits than this is past the end of any file; Python refuses to convert
+# more than 4300 digits at all (ValueError), and need not convert 4000
+_PAST_ANY_FILE = 1 << 63
+
+
+def _position(digits: str) -> int:
+    """A byte position of a ``Range`` header, however many digits it has."""
+    digits = digits.lstrip("0") or "0"
+    return _PAST_ANY_FILE if len(digits) > 18 else int(digits)
 
 
 def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
@@ -40,13 +50,13 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
     if not first and not last:
         return None
     if not first:  # suffix: the last N bytes
-        length = int(last)
+        length = _position(last)
         if length == 0:
             raise RangeNotSatisfiable()
         return max(0, size - length), size - 1
-    start = int(first)
-    end = min(int(last), size - 1) if last else size - 1
-    if last and int(last) < start:
+    start = _position(first)
+    end = min(_position(last), size - 1) if last else size - 1
+    if last and _position(last) < start:
         return None
     if start >= size:
         raise RangeNotSatisfiable()
@@ -79,9 +89,11 @@ async def get_file(token: str, name: str, request: Request, services: ServicesDe
         return Response(status_code=304, headers=headers)
     try:
         byte_range = parse_range(request.headers.get("range"), info.size)
-    except RangeNotSatisfiable:
-        headers["Content-Range"] = f"bytes */{info.size}"
-        return Response(status_code=416, headers=headers)
+    except RangeNotSatisfiable as exc:
+        refused = error_response(exc)  # the contract's JSON error, like every other
+        refused.headers["Content-Range"] = f"bytes */{info.size}"
+        refused.headers["X-Content-Type-Options"] = "nosniff"
+        return refused
     status = 200
     start, end = 0, info.size - 1
     if byte_range is not None:

@@ -245,7 +245,8 @@ async def _complete_fields(request: Request, idle_timeout: float) -> dict[str, s
         return {k: v for k, v in pairs if k in COMPLETE_FIELDS}
     try:
         data = json.loads(body) if body else {}
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        # RecursionError: nesting deeper than the parser goes ("[[[[...")
         raise InvalidBody("The body is not valid JSON.") from exc
     if not isinstance(data, dict):
         raise InvalidBody("The JSON body must be an object.")
