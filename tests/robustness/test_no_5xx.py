@@ -29,7 +29,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from chunkup.api import create_app
-from tests.support import SECRET, LiveServer, noise_image, settings_for
+from tests.support import SECRET, LiveServer, noise_image, settings_for, starts_like
 
 USER = 1
 
@@ -145,7 +145,7 @@ def test_a_range_of_thousands_of_digits_on_a_public_file(
 )
 def test_expires_beyond_what_a_datetime_holds_in_utc(live: LiveServer, expires: str, outcome: int):
     with live.client(USER) as client:
-        response = client.chunk(b"a" * 10, 0, 100, extra={"expires": expires})
+        response = client.chunk(starts_like(b"a" * 10), 0, 100, extra={"expires": expires})
     if outcome == 400:
         assert_json_error(response, 400, "invalid_expires")
         return
@@ -392,7 +392,7 @@ class Known:
 @pytest.fixture(scope="module")
 def known(live: LiveServer, stored_file: StoredFile) -> Known:
     with live.client(USER) as client:
-        upload = client.chunk(b"k" * 100, 0, 400, filename="k.png")
+        upload = client.chunk(starts_like(b"k" * 100), 0, 400, filename="k.png")
         assert upload.status_code == 201, upload.text
         media = client.http.get("/api/v2/media/").json()["results"][0]
     return Known(upload.json()["upload_id"], media["id"], urlsplit(stored_file.url).path)
