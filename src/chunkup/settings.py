@@ -92,6 +92,20 @@ class Settings(BaseSettings):
         description="development mode: the web page offers a dev token (POST /dev/token mints "
         "one for user 1 without credentials); never in production",
     )
+    upload_max_ranges: int = Field(
+        64,
+        ge=1,
+        description="disjoint byte ranges one unfinished upload may hold (its gaps bound the "
+        "work of every chunk and the status answer); a chunk that would make one more is "
+        "400 too_many_ranges",
+    )
+    upload_chunk_factor: int = Field(
+        8,
+        ge=1,
+        description="an upload may be stored in at most this many times the chunks its size "
+        "needs at chunk_max_bytes, plus one such allowance (every object costs at least a "
+        "4 KiB block); one more is 400 too_many_chunks",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> Settings:
