@@ -112,8 +112,9 @@ def test_an_upload_is_stored_in_a_bounded_number_of_chunks(server: LiveServer, c
 
 
 def test_quotas_count_what_tiny_chunks_take_in_storage(make_server: MakeServer):
-    # 16 one-byte chunks of a 300-byte upload take 16 blocks (64 KiB): the quota sees that
-    server = make_server(max_open_bytes=64 * 1024 + 500)
+    # 16 one-byte chunks of a 300-byte upload take 16 blocks where one would do: the quota
+    # counts 300 bytes + 15 blocks
+    server = make_server(max_open_bytes=300 + 15 * 4096 + 500)
     with server.client(1) as client:
         upload_id = start_upload(client, total=300, size=1)
         for start in range(1, 16):

@@ -14,7 +14,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, case, delete, func, insert, select, update
+from sqlalchemy import (
+    BigInteger,
+    bindparam,
+    delete,
+    func,
+    insert,
+    literal_column,
+    select,
+    update,
+)
 from sqlalchemy.engine import Connection, RowMapping
 from sqlalchemy.exc import IntegrityError
 
@@ -46,16 +55,20 @@ _UPLOAD_FIELDS = (
 _INSERT_UPLOAD = Prepared(
     insert(uploads).values({name: bindparam(name) for name in _UPLOAD_FIELDS})
 )
+# What an upload takes: its declared size, plus what its chunks take in storage
+# beyond what that size needs in whole 4 KiB blocks (``uploads/usage.py``), the
+# cost of chunks smaller than need be. Plain SQL (integer division on both
+# dialects) with no literal parameters: ``Prepared`` binds only named ones.
+_NEEDED = "(uploads.total + 4095) / 4096 * 4096"
+_TAKES = literal_column(
+    f"uploads.total + CASE WHEN uploads.stored_bytes > {_NEEDED}"
+    f" THEN uploads.stored_bytes - {_NEEDED} ELSE 0 END",
+    BigInteger,
+)
 _OPEN_UPLOADS = Prepared(
     select(
         func.count().label("count"),
-        # what an upload takes: its declared size, or more if its chunks' padding says so
-        func.sum(
-            case(
-                (uploads.c.stored_bytes > uploads.c.total, uploads.c.stored_bytes),
-                else_=uploads.c.total,
-            )
-        ).label("bytes"),
+        func.sum(_TAKES).label("bytes"),
     ).where(
         uploads.c.user_id == bindparam("user_id"),
         uploads.c.status == bindparam("status"),
@@ -141,7 +154,8 @@ def insert_upload(conn: Connection, upload: Upload) -> None:
 
 def open_uploads_of(conn: Connection, user_id: int, now: datetime) -> tuple[int, int]:
     """How many unfinished, unexpired uploads ``user_id`` has, and the bytes they
-    take: each its declared size, or what its chunks take in storage if more."""
+    take: each its declared size, plus what its chunks take in storage beyond
+    what that size needs (tiny chunks, each padded to a block)."""
     row = _OPEN_UPLOADS.first(
         conn, {"user_id": user_id, "status": UploadStatus.UPLOADING.value, "now": now}
     )

@@ -15,8 +15,8 @@ of order and in parallel, so gaps are allowed, but only as many as parallel
 senders and a few lost chunks need (``upload_max_ranges``); and an upload may
 be stored in at most ``upload_chunk_factor`` times the chunks its size needs at
 ``chunk_max_bytes``, plus one such allowance for small files. So an upload
-takes at most its size plus one block per allowed object, and quotas count what
-it takes (``stored_bytes``) where that is more than it declared.
+takes at most its size plus one block per allowed object, and quotas count
+what its chunks take (``stored_bytes``) beyond what its declared size needs.
 """
 
 from __future__ import annotations
