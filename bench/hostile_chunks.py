@@ -28,7 +28,7 @@ from chunkup.errors import ChunkupError
 from chunkup.models import Kind
 from chunkup.services import Services
 from chunkup.settings import Settings
-from chunkup.uploads.content_range import ContentRange
+from chunkup.uploads.ranges import ChunkRange
 from chunkup.uploads.service import ChunkIn
 
 DOCUMENT = 50 * 1024 * 1024
@@ -54,7 +54,7 @@ async def _service(**overrides: Any) -> Services:
 
 async def _send(services: Services, start: int, size: int, total: int, upload_id: str) -> str:
     chunk = ChunkIn(
-        Kind.DOCUMENT, b"x" * size, ContentRange(start, start + size - 1, total), upload_id
+        Kind.DOCUMENT, b"x" * size, ChunkRange(start, start + size - 1, total), upload_id
     )
     try:
         await services.uploads.accept_chunk(1, chunk)
@@ -66,7 +66,7 @@ async def _send(services: Services, start: int, size: int, total: int, upload_id
 async def latency(mode: str) -> str:
     services = await _service(**({"upload_chunk_factor": 32} if mode == "held" else {}))
     try:
-        first = ChunkIn(Kind.DOCUMENT, b"x" * SIZE, ContentRange(0, SIZE - 1, DOCUMENT))
+        first = ChunkIn(Kind.DOCUMENT, b"x" * SIZE, ChunkRange(0, SIZE - 1, DOCUMENT))
         upload_id = (await services.uploads.accept_chunk(1, first)).upload.id
         times, outcomes = [], {}
         for start in _starts(mode):
@@ -88,7 +88,7 @@ async def tiny() -> str:
     services = await _service()
     total = 10_000
     try:
-        first = ChunkIn(Kind.DOCUMENT, b"x", ContentRange(0, 0, total))
+        first = ChunkIn(Kind.DOCUMENT, b"x", ChunkRange(0, 0, total))
         upload_id = (await services.uploads.accept_chunk(1, first)).upload.id
         outcomes: dict[str, int] = {}
         for start in range(1, total):

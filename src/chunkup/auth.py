@@ -13,6 +13,7 @@ import secrets
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import jwt
 
@@ -61,7 +62,15 @@ class TokenVerifier:
         self._key: str | None
         if self.algorithm == "HS256":
             self._key = load_or_create_secret(settings)
+            # the usual cause: `chunkup token` run with another data directory, whose
+            # generated secret this server never saw (no path given: clients read this)
+            self._foreign_signature = (
+                "The token's signature does not match this server's secret: it was signed "
+                "with another one. `chunkup token` must use the server's data directory "
+                "(--data-dir) or its CHUNKUP_JWT_SECRET."
+            )
         else:
+            self._foreign_signature = "The token's signature does not match the server's key."
             self._key = settings.jwt_public_key
             if settings.jwks_url:
                 self._jwks = jwt.PyJWKClient(settings.jwks_url, cache_keys=True)
@@ -102,6 +111,8 @@ class TokenVerifier:
             )
         except jwt.ExpiredSignatureError as exc:
             raise Unauthorized("The token has expired.") from exc
+        except jwt.InvalidSignatureError as exc:
+            raise Unauthorized(self._foreign_signature) from exc
         except (jwt.PyJWTError, ValueError, TypeError) as exc:
             raise Unauthorized("Invalid token.") from exc
         if claims.get("token_type", "access" if self.algorithm != "HS256" else None) != "access":
@@ -113,7 +124,7 @@ class TokenVerifier:
             raise Unauthorized("The token carries no integer user_id.")
         return user_id, float(claims["exp"])
 
-    def _signing_key(self, token: str) -> object:
+    def _signing_key(self, token: str) -> Any:  # a secret, a PEM or a JWK's key object
         if self._jwks is not None:
             return self._jwks.get_signing_key_from_jwt(token).key
         return self._key

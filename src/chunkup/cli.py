@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
@@ -23,13 +24,34 @@ app = typer.Typer(
 )
 console = Console(stderr=True)
 
+# Flags default to None so that the CHUNKUP_* variables (read by Settings) apply when a
+# flag is not given; show_default names the default Settings falls back to. Help texts
+# say "(env ...)", not "[env ...]": square brackets are markup to typer's rich help.
 DataDir = Annotated[
-    Path | None, typer.Option("--data-dir", help="Data directory [env CHUNKUP_DATA_DIR]")
+    Path | None,
+    typer.Option(
+        "--data-dir",
+        help="Where the SQLite database, the stored files and the generated token secret "
+        "live (env CHUNKUP_DATA_DIR)",
+        show_default="./chunkup-data",
+    ),
 ]
 DatabaseUrl = Annotated[
-    str | None, typer.Option("--database-url", help="[env CHUNKUP_DATABASE_URL]")
+    str | None,
+    typer.Option(
+        "--database-url",
+        help="SQLAlchemy URL, e.g. postgresql+asyncpg://user@host/db (env CHUNKUP_DATABASE_URL)",
+        show_default="SQLite file in the data dir",
+    ),
 ]
-StorageUrl = Annotated[str | None, typer.Option("--storage-url", help="[env CHUNKUP_STORAGE_URL]")]
+StorageUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--storage-url",
+        help="Where files go: file://, s3://, gs://, az:// (env CHUNKUP_STORAGE_URL)",
+        show_default="file://<data dir>/storage",
+    ),
+]
 
 
 def _settings(**overrides: Any) -> Settings:
@@ -50,38 +72,64 @@ def _parse_ttl(text: str) -> int:
 
 @app.command()
 def serve(
-    host: Annotated[str | None, typer.Option(help="[env CHUNKUP_HOST; default 127.0.0.1]")] = None,
-    port: Annotated[int | None, typer.Option(help="[env CHUNKUP_PORT; default 8000]")] = None,
+    host: Annotated[
+        str | None,
+        typer.Option(help="Address to listen on (env CHUNKUP_HOST)", show_default="127.0.0.1"),
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option(help="Port to listen on (env CHUNKUP_PORT)", show_default="8000")
+    ] = None,
     data_dir: DataDir = None,
     public_url: Annotated[
-        str | None, typer.Option("--public-url", help="Base of file URLs [env CHUNKUP_PUBLIC_URL]")
+        str | None,
+        typer.Option(
+            "--public-url",
+            help="Base of file URLs, e.g. https://media.example.com behind a proxy "
+            "(env CHUNKUP_PUBLIC_URL)",
+            show_default="the URL a request came in on",
+        ),
     ] = None,
     database_url: DatabaseUrl = None,
     storage_url: StorageUrl = None,
     log_level: Annotated[
-        str | None, typer.Option(help="debug, info, warning [env CHUNKUP_LOG_LEVEL]")
+        str | None,
+        typer.Option(
+            help="debug, info, warning or error (env CHUNKUP_LOG_LEVEL)", show_default="info"
+        ),
     ] = None,
     log_format: Annotated[
-        str | None, typer.Option(help="json or text [env CHUNKUP_LOG_FORMAT]")
+        str | None,
+        typer.Option(
+            help="json (one object per line, with the request id) or text (env CHUNKUP_LOG_FORMAT)",
+            show_default="json",
+        ),
     ] = None,
     workers: Annotated[
         int | None,
-        typer.Option(help="Worker processes on one port [env CHUNKUP_WORKERS; default: cores]"),
+        typer.Option(
+            help="Worker processes sharing the port, one database and one storage "
+            "(env CHUNKUP_WORKERS)",
+            show_default="the number of cores",
+        ),
     ] = None,
     dev: Annotated[
         bool,
         typer.Option(
-            "--dev", help="Development mode: the web page offers a dev token [env CHUNKUP_DEV]"
+            "--dev",
+            help="Development mode: the web page offers a dev token for user 1 to anyone; "
+            "never in production (env CHUNKUP_DEV)",
+            show_default="off",
         ),
     ] = False,
 ) -> None:
-    """Run the HTTP service."""
+    """Run the HTTP service (every setting also has a CHUNKUP_* variable: see the README)."""
     import uvicorn
 
     from chunkup.api import create_app
-    from chunkup.api.observability import configure_logging
+    from chunkup.api.observability import MULTIPROCESS_ENV, configure_logging, metrics_directory
     from chunkup.api.protocol import uvicorn_options
     from chunkup.memory import tune_malloc
+    from chunkup.supervision import mark_supervisor
 
     settings = _settings(
         host=host,
@@ -114,26 +162,51 @@ def serve(
         return
     # worker processes build their app from the environment: hand the settings down
     os.environ.update(settings.as_environment())
-    uvicorn.run(
-        "chunkup.api.app:create_worker_app",
-        factory=True,
-        workers=settings.workers,
-        **server_options,
-    )
+    mark_supervisor()  # and die with this process (chunkup.supervision)
+    # and where each writes its metrics, so that a scrape of any sums them all
+    metrics = metrics_directory(settings.data_dir)
+    os.environ[MULTIPROCESS_ENV] = str(metrics)
+    try:
+        uvicorn.run(
+            "chunkup.api.app:create_worker_app",
+            factory=True,
+            workers=settings.workers,
+            # uvicorn kills a worker that does not answer its ping in time, and a worker
+            # answers only once spawned and imported: its 5 s default restarts every
+            # worker forever on a loaded machine (seen at load 16 on 2 cores)
+            timeout_worker_healthcheck=30,
+            **server_options,
+        )
+    finally:
+        shutil.rmtree(metrics)
 
 
 @app.command()
 def token(
-    user: Annotated[int, typer.Option("--user", help="The user id the token is for")],
-    ttl: Annotated[str, typer.Option(help="Lifetime: seconds, or 30m, 1h, 7d")] = "1h",
+    user: Annotated[
+        int, typer.Option("--user", help="The user id the token is for", show_default=False)
+    ],
+    ttl: Annotated[
+        str, typer.Option(help="Lifetime: seconds, or 30m, 1h, 7d", show_default=True)
+    ] = "1h",
     data_dir: DataDir = None,
 ) -> None:
-    """Mint an HS256 access token with the configured (or generated) secret."""
+    """Mint an HS256 access token with the configured (or generated) secret.
+
+    The server accepts it only if it runs with the same data directory (its
+    generated secret) or the same CHUNKUP_JWT_SECRET.
+    """
     from chunkup.auth import load_or_create_secret, mint_token
 
     settings = _settings(data_dir=data_dir)
     if settings.jwt_algorithm != "HS256":
         raise typer.BadParameter("tokens can be minted only for HS256 setups")
+    secret_file = settings.data_dir / "jwt-secret"
+    if settings.jwt_secret is None and not secret_file.exists():
+        console.print(
+            f"chunkup: no secret in {settings.data_dir.resolve()} yet: made a new one. A server "
+            "accepts this token only with the same data directory (--data-dir) or secret."
+        )
     typer.echo(mint_token(load_or_create_secret(settings), user, ttl_seconds=_parse_ttl(ttl)))
 
 
@@ -188,10 +261,11 @@ def migrate(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
 
 ServerUrl = Annotated[
     str,
-    typer.Option("--server", envvar="CHUNKUP_SERVER", help="The server's URL [env CHUNKUP_SERVER]"),
+    typer.Option("--server", envvar="CHUNKUP_SERVER", show_envvar=True, help="The server's URL"),
 ]
 AccessToken = Annotated[
-    str, typer.Option("--token", envvar="CHUNKUP_TOKEN", help="An access token [env CHUNKUP_TOKEN]")
+    str,
+    typer.Option("--token", envvar="CHUNKUP_TOKEN", show_envvar=True, help="An access token"),
 ]
 
 
@@ -239,7 +313,10 @@ def upload(
     chunk_size: Annotated[int, typer.Option(min=1, help="Bytes per chunk")] = 204800,
     resume: Annotated[
         bool,
-        typer.Option(help="Remember unfinished uploads, to resume them [env CHUNKUP_STATE_FILE]"),
+        typer.Option(
+            help="Remember unfinished uploads, to resume them (in ~/.cache/chunkup/uploads.json, "
+            "or env CHUNKUP_STATE_FILE)"
+        ),
     ] = True,
     progress: Annotated[bool, typer.Option(help="Show a progress bar per file")] = True,
 ) -> None:

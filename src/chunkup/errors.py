@@ -280,6 +280,11 @@ class DatabaseUnavailable(Unavailable):
     default_detail = "The database is busy or unreachable; retry later."
 
 
+class InspectionUnavailable(Unavailable):
+    code = "inspection_unavailable"
+    default_detail = "Files of this type cannot be checked right now; retry later."
+
+
 class TooManyUploads(TooManyRequests):
     code = "too_many_uploads"
     default_detail = "Too many unfinished uploads; complete or abort some first."
@@ -340,3 +345,19 @@ class ChecksumAlgorithmUnsupported(BadRequest):
 class FinalUploadImmutable(Forbidden):
     code = "final_upload_immutable"
     default_detail = "A final (concatenated) upload takes no PATCH: its bytes are its parts'."
+
+
+# Installation (raised at start-up, never in a request)
+
+
+class MissingExtra(ImportError):
+    """A configured feature needs an optional dependency that is not installed.
+
+    The embedded default (SQLite, local disk) needs none; PostgreSQL and object
+    stores come with the extras ``chunkup[postgres]`` and ``chunkup[s3]``, and the
+    message names the one to install instead of a bare ``No module named ...``.
+    """
+
+    def __init__(self, feature: str, extra: str) -> None:
+        super().__init__(f"{feature} needs the {extra!r} extra: pip install 'chunkup[{extra}]'")
+        self.extra = extra

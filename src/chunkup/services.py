@@ -14,7 +14,7 @@ from chunkup.uploads.clock import Clock, utcnow
 from chunkup.uploads.completion import CompletionService
 from chunkup.uploads.gc import GarbageCollector
 from chunkup.uploads.library import MediaLibrary
-from chunkup.uploads.limits import RateLimiter
+from chunkup.uploads.limits import RATE_LIMIT_FILE, RateLimiter
 from chunkup.uploads.service import UploadService
 
 
@@ -49,7 +49,12 @@ class Services:
             completion=CompletionService(db, storage, settings, clock),
             library=MediaLibrary(db, storage),
             gc=GarbageCollector(db, storage, settings, clock),
-            rate_limiter=RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst),
+            # in the data directory: the worker processes of this node share the buckets
+            rate_limiter=RateLimiter(
+                settings.rate_limit_per_second,
+                settings.rate_limit_burst,
+                path=settings.data_dir / RATE_LIMIT_FILE,
+            ),
         )
 
     async def probe_storage(self) -> None:
@@ -60,5 +65,7 @@ class Services:
             return
 
     async def close(self) -> None:
+        await self.completion.close()
         await self.storage.aclose()
         await self.db.dispose()
+        self.rate_limiter.close()

@@ -92,6 +92,23 @@ class Settings(BaseSettings):
         description="development mode: the web page offers a dev token (POST /dev/token mints "
         "one for user 1 without credentials); never in production",
     )
+    pdf_memory_limit_mb: int = Field(
+        256,
+        ge=128,  # Python with pypdf and PDFium loaded needs about 70 MiB of address space
+        description="address space of the child process that parses and renders a PDF "
+        "(RLIMIT_AS); a PDF that needs more is refused or left without a preview",
+    )
+    pdf_time_limit_s: float = Field(
+        10.0,
+        gt=0,
+        description="wall-clock seconds a PDF's parse and first-page render may take before "
+        "the child process doing them is killed",
+    )
+    metrics_token: SecretStr | None = Field(
+        None,
+        description="bearer token a scrape of /metrics must send; unset: /metrics is open "
+        "(then keep it off the public side of the balancer)",
+    )
     upload_max_ranges: int = Field(
         64,
         ge=1,
@@ -139,8 +156,8 @@ class Settings(BaseSettings):
                 continue
             if name == "data_dir":
                 value = str(self.data_dir.resolve())
-            elif name == "jwt_secret":
-                value = self.jwt_secret.get_secret_value() if self.jwt_secret else None
+            elif isinstance(secret := getattr(self, name), SecretStr):
+                value = secret.get_secret_value()
             elif not isinstance(value, str):
                 value = json.dumps(value)
             if value is not None:

@@ -26,6 +26,7 @@ def shape(model: type[BaseModel]) -> dict[str, tuple[str, bool]]:
         (schemas.ChunkMedia, models.ChunkMedia),
         (schemas.UploadStatusBody, models.UploadStatus),
         (schemas.Thumbnail, models.Thumbnail),
+        (schemas.ImageRendition, models.ImageRendition),
         (schemas.Media, models.Media),
     ],
 )

@@ -36,7 +36,8 @@ def test_other_names_under_the_token_are_not_served(client: ChunkClient):
 def test_deleting_a_photo_removes_its_thumbnail(server: LiveServer, client: ChunkClient):
     media = client.upload(phone_jpeg(), filename="photo.jpg").json()
     token = media["image"].split("/media/", 1)[1].split("/")[0]
-    assert len(server.stored_keys(f"media/{token}/")) == 2
+    # the photo (480 px wide once upright), its thumbnail, its 320 px rendition
+    assert len(server.stored_keys(f"media/{token}/")) == 3
     assert client.http.delete(f"/api/v2/media/{media['id']}/").status_code == 204
     assert httpx.get(media["image_thumbnail"]["url"]).status_code == 404
     assert httpx.get(media["image"]).status_code == 404
@@ -49,7 +50,8 @@ def test_deleting_a_document_removes_its_preview_and_thumbnail(
     data = pdf_document(pages=2, width=300, height=400)
     media = client.upload(data, field="document", filename="doc.pdf").json()
     token = media["url"].split("/media/", 1)[1].split("/")[0]
-    assert len(server.stored_keys(f"media/{token}/")) == 3
+    # the PDF, its preview (768 px wide), its thumbnail, renditions at 320 and 640 px
+    assert len(server.stored_keys(f"media/{token}/")) == 5
     assert client.http.delete(f"/api/v2/media/{media['id']}/").status_code == 204
     for url in (media["image"], media["image_thumbnail"]["url"], media["url"]):
         assert httpx.get(url).status_code == 404, url

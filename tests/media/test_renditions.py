@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from PIL import Image, ImageCms
 
-from chunkup.media.renditions import dominant_color, fit, rendition
+from chunkup.media.renditions import dominant_color, fit, ladder, rendition
 from tests.media.samples import cmyk_jpeg, opened, png16
 
 
@@ -91,3 +91,63 @@ def test_a_palette_image_with_transparency_keeps_its_alpha():
     made = opened(rendition(image, longest=400).data)
     assert made.mode == "RGBA"
     assert made.getpixel((1, 1))[3] == 0
+
+
+# -- the responsive ladder -------------------------------------------------------------------
+
+
+def test_the_ladder_makes_each_standard_width_below_the_images_own():
+    made = ladder(Image.new("RGB", (2000, 1000), (0, 128, 255)))
+    assert [(p.width, p.height, p.mimetype) for p in made.pictures] == [
+        (320, 160, "image/webp"),
+        (640, 320, "image/webp"),
+        (1280, 640, "image/webp"),
+        (1920, 960, "image/webp"),
+    ]
+    for picture in made.pictures:
+        assert opened(picture.data).size == (picture.width, picture.height)
+    assert (made.thumbnail.width, made.thumbnail.height) == (400, 200)
+
+
+def test_the_ladder_adds_a_full_size_jpeg_when_asked():
+    made = ladder(Image.new("RGB", (500, 300), (0, 128, 255)), full=True)
+    assert [(p.width, p.mimetype) for p in made.pictures] == [
+        (320, "image/webp"),
+        (500, "image/jpeg"),
+    ]
+    assert opened(made.pictures[-1].data).format == "JPEG"
+
+
+def test_the_ladder_turns_and_converts_every_picture():
+    stored = Image.new("CMYK", (1000, 700), (0, 255, 255, 0))  # red, sideways
+    made = ladder(stored, orientation=8, full=True)
+    assert [(p.width, p.height) for p in made.pictures] == [(320, 457), (640, 914), (700, 1000)]
+    for picture in made.pictures:
+        red, green, blue = opened(picture.data).convert("RGB").getpixel((100, 100))
+        assert red > 200 and green < 60 and blue < 60
+
+
+def test_the_ladder_reads_the_decoded_image_once(monkeypatch):
+    """Every picture is resized from the one before: the source is resized exactly once."""
+    source = Image.new("RGB", (2400, 1600), (9, 9, 9))
+    calls: list[tuple[int, int]] = []
+    original = Image.Image.resize
+
+    def counting(self, size, *args, **kwargs):
+        if self is source:
+            calls.append(size)
+        return original(self, size, *args, **kwargs)
+
+    monkeypatch.setattr(Image.Image, "resize", counting)
+    ladder(source)
+    assert calls == [(1920, 1280)]
+
+
+def test_the_full_size_jpeg_puts_transparency_on_white():
+    image = Image.new("RGBA", (500, 300), (0, 0, 0, 0))
+    image.paste((0, 0, 255, 255), (0, 0, 100, 300))
+    made = ladder(image, full=True)
+    jpeg = opened(made.pictures[-1].data).convert("RGB")
+    assert min(jpeg.getpixel((400, 150))) > 245  # was transparent: white, not black
+    red, green, blue = jpeg.getpixel((50, 150))
+    assert blue > 200 and red < 40

@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from chunkup.api.idle import pieces_within
 from chunkup.errors import RequestTimeout
-from chunkup.uploads.idle import pieces_within
 
 
 async def body(*delays: float) -> AsyncIterator[bytes]:

@@ -135,7 +135,9 @@ def create_app(
 def create_worker_app() -> FastAPI:
     """The app of one worker process of ``chunkup serve --workers N`` (settings from env)."""
     from chunkup.api.observability import configure_logging
+    from chunkup.supervision import die_with_supervisor
 
+    die_with_supervisor()
     tune_malloc()
     settings = Settings()
     configure_logging(settings.log_level, settings.log_format)

@@ -79,6 +79,9 @@ class Links:
             await self.file(media.file_key),
             thumbnail_url=urls[stored.THUMBNAIL],
             preview_url=urls[stored.PREVIEW],
+            rendition_urls=[
+                await self.file(picture.key) for picture in stored.stored_pictures(media)
+            ],
         )
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from python_multipart.multipart import parse_options_header
 
+from chunkup.api.idle import pieces_within
 from chunkup.errors import (
     ChunkTooLarge,
     FilePartRequired,
@@ -24,7 +25,6 @@ from chunkup.errors import (
     PayloadTooLarge,
 )
 from chunkup.models import Kind
-from chunkup.uploads.idle import pieces_within
 
 FILE_FIELDS = {"image": Kind.IMAGE, "document": Kind.DOCUMENT}
 TEXT_FIELDS = frozenset({"upload_id", "expires", "offset"})

@@ -4,31 +4,83 @@
 ``BaseHTTPMiddleware``): it names every request with an id (the client's
 ``X-Request-ID`` if sane, else a new one), times it, logs one line when it ends
 and records its latency by route.
+
+Metrics are per node. With several worker processes on one port a scrape reaches
+any one of them, so each worker writes its counts to files in a directory of the
+run (prometheus-client's multiprocess mode, ``PROMETHEUS_MULTIPROC_DIR``, set by
+``chunkup serve`` before the workers start: ``metrics_directory``) and a scrape
+sums every worker's files, those of workers that died included, so no counter
+ever goes backwards.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import os
 import re
 import secrets
+import shutil
 import time
 from contextvars import ContextVar
+from pathlib import Path
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.multiprocess import MultiProcessCollector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 request_id: ContextVar[str] = ContextVar("request_id", default="-")
 access_log = logging.getLogger("chunkup.access")
 _SANE_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def metrics_directory(data_dir: Path) -> Path:
+    """A fresh directory for this run's worker metrics, ``<data dir>/metrics/<pid>``.
+
+    Directories of earlier runs whose process is gone are removed: their counts
+    belong to a server that no longer answers, and would be summed into this one's.
+    """
+    root = data_dir.resolve() / "metrics"
+    root.mkdir(parents=True, exist_ok=True)
+    for run in root.iterdir():
+        if run.name == str(os.getpid()) or not (run.name.isdigit() and _alive(int(run.name))):
+            with contextlib.suppress(FileNotFoundError):  # another server's clean-up won
+                shutil.rmtree(run)
+    mine = root / str(os.getpid())
+    mine.mkdir()
+    return mine
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    return True
 
 
 class Metrics:
-    """The service's Prometheus metrics, in a registry of the app's own."""
+    """The service's Prometheus metrics, in a registry of the app's own; ``exposed``
+    is what a scrape reads.
+
+    In one process that is the same registry. Under ``PROMETHEUS_MULTIPROC_DIR``
+    (``chunkup serve --workers N``) the metrics write their values to that
+    directory, and ``exposed`` collects the files of every worker (a metric added
+    here needs nothing more; a Gauge would need its ``multiprocess_mode``).
+    """
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        self.exposed = self.registry
+        directory = os.environ.get(MULTIPROCESS_ENV)
+        if directory:
+            self.exposed = CollectorRegistry()
+            MultiProcessCollector(self.exposed, path=directory)  # type: ignore[no-untyped-call]
         self.requests = Histogram(
             "chunkup_request_duration_seconds",
             "HTTP request latency by route",
@@ -94,7 +146,8 @@ class RequestContext:
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
-    for key, value in scope["headers"]:
+    headers: list[tuple[bytes, bytes]] = scope["headers"]
+    for key, value in headers:
         if key == name:
             return value.decode("latin-1")
     return None

@@ -41,8 +41,17 @@ class Thumbnail(BaseModel):
     color: str
 
 
+class ImageRendition(BaseModel):
+    """One responsive picture: a WebP at a standard width, or a HEIC/AVIF's full-size JPEG."""
+
+    url: str
+    width: int
+    height: int
+    mimetype: str
+
+
 class Media(BaseModel):
-    """The contract's Media (SelfCommunity's schema)."""
+    """The contract's Media (SelfCommunity's schema), with chunkup's picture fields."""
 
     id: int
     added_at: datetime
@@ -58,6 +67,15 @@ class Media(BaseModel):
     embed: None = None
     size: int
     mimetype: str
+    image_renditions: list[ImageRendition] = Field(
+        default_factory=list,
+        description="WebP pictures at the standard widths (320, 640, 1280, 1920) below the "
+        "image's own, never enlarged, and for HEIC/HEIF/AVIF a full-size JPEG; sorted by "
+        "width, for srcset",
+    )
+    image_blurhash: str | None = Field(
+        None, description="BlurHash (4x3 components) of the thumbnail, a placeholder to paint"
+    )
 
 
 class MediaPage(BaseModel):
@@ -93,6 +111,7 @@ def media_body(
     *,
     thumbnail_url: str | None = None,
     preview_url: str | None = None,
+    rendition_urls: list[str] | None = None,
 ) -> Media:
     """The Media; an image's ``image`` is the file, a document's its first-page preview."""
     thumbnail = stored.stored_rendition(media, stored.THUMBNAIL)
@@ -124,4 +143,13 @@ def media_body(
         ),
         size=media.size,
         mimetype=media.mimetype,
+        image_renditions=[
+            ImageRendition(
+                url=url, width=picture.width, height=picture.height, mimetype=picture.mimetype
+            )
+            for picture, url in zip(
+                stored.stored_pictures(media), rendition_urls or [], strict=False
+            )
+        ],
+        image_blurhash=stored.stored_blurhash(media),
     )

@@ -31,7 +31,15 @@ from chunkup.client.errors import (
     RequestTimeout,
     ServerError,
 )
-from chunkup.client.models import ChunkMedia, Media, MediaPage, MediaType, Thumbnail, UploadStatus
+from chunkup.client.models import (
+    ChunkMedia,
+    ImageRendition,
+    Media,
+    MediaPage,
+    MediaType,
+    Thumbnail,
+    UploadStatus,
+)
 from chunkup.client.resume import ResumeFile, ResumeStore, default_state_file
 from chunkup.client.retry import Retry
 
@@ -46,6 +54,7 @@ __all__ = [
     "Client",
     "Conflict",
     "Gone",
+    "ImageRendition",
     "InvalidResponse",
     "Media",
     "MediaPage",

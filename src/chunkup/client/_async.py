@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from chunkup.client._http import client_options, network_error
+from chunkup.client._http import client_options, network_error, parse
 from chunkup.client._job import (
     CHUNK_PATH,
     CHUNK_SIZE,
@@ -22,7 +22,6 @@ from chunkup.client._job import (
     field_for,
     keeps_resume_entry,
 )
-from chunkup.client._sync import parse
 from chunkup.client.errors import (
     APIError,
     ChunkupError,

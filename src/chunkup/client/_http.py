@@ -7,8 +7,14 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from chunkup import __version__
 from chunkup.client.errors import InvalidResponse, NetworkError
+
+try:
+    from chunkup import __version__
+except ImportError:  # installed alone (sdk/, chunkup-client): `chunkup` is a namespace package
+    from importlib.metadata import version
+
+    __version__ = version("chunkup-client")
 
 M = TypeVar("M", bound=BaseModel)
 

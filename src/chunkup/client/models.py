@@ -39,6 +39,15 @@ class Thumbnail(BaseModel):
     color: str
 
 
+class ImageRendition(BaseModel):
+    """A responsive picture: a WebP at a standard width, or a HEIC's full-size JPEG."""
+
+    url: str
+    width: int
+    height: int
+    mimetype: str
+
+
 class Media(BaseModel):
     id: int
     added_at: datetime
@@ -54,6 +63,8 @@ class Media(BaseModel):
     embed: None = None
     size: int
     mimetype: str
+    image_renditions: list[ImageRendition] = []  # sorted by width, for srcset
+    image_blurhash: str | None = None  # BlurHash (4x3) of the thumbnail
 
     @property
     def file_url(self) -> str:

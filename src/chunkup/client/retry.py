@@ -41,7 +41,7 @@ class Retry:
 
     def delay(self, failures: int, retry_after: float | None = None) -> float:
         """Seconds to wait after the ``failures``-th failed attempt (1 for the first)."""
-        ceiling = min(self.max_backoff, self.backoff * 2 ** (failures - 1))
+        ceiling = min(self.max_backoff, self.backoff * 2.0 ** (failures - 1))
         wait = ceiling / 2 + random.uniform(0, ceiling / 2)
         if retry_after is not None:  # never sooner than asked, and not all at that very moment
             wait = max(

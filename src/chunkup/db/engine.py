@@ -25,15 +25,17 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from chunkup.db.writer import BatchedWriter
-from chunkup.errors import DatabaseUnavailable
+from chunkup.errors import DatabaseUnavailable, MissingExtra
+
+if TYPE_CHECKING:  # imported when used: it needs greenlet, from the `postgres` extra
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -133,9 +135,17 @@ class Database:
             self._checkpointing = threading.Lock()
             self._readers = ThreadPoolExecutor(4, thread_name_prefix="chunkup-db-read")
         else:
-            self._async = create_async_engine(
-                url, pool_size=10, max_overflow=20, pool_pre_ping=True
-            )
+            try:
+                from sqlalchemy.ext.asyncio import create_async_engine
+
+                self._async = create_async_engine(
+                    url, pool_size=10, max_overflow=20, pool_pre_ping=True
+                )
+            except ImportError as exc:  # the driver and greenlet are an optional extra
+                missing = exc.name or getattr(exc.__cause__, "name", None)
+                if missing not in ("asyncpg", "greenlet"):
+                    raise
+                raise MissingExtra("a PostgreSQL database", "postgres") from exc
 
     async def write(
         self, work: Callable[[Connection], T], *, first: Callable[[], object] | None = None

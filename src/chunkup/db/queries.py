@@ -93,7 +93,7 @@ _CHUNK = Prepared(
 )
 
 
-def _upload(row: Mapping[str, Any]) -> Upload:
+def _upload(row: Mapping[Any, Any]) -> Upload:  # a RowMapping's keys: names or columns
     return Upload(
         id=row["id"],
         user_id=row["user_id"],

@@ -3,7 +3,11 @@
 Each format is rewritten at the container level: JPEG segments, PNG chunks,
 WebP RIFF chunks and GIF blocks are copied as they are, except those that
 carry metadata (EXIF with its GPS position and camera serials, XMP, IPTC,
-comments, embedded thumbnails, text chunks, data after the image's end). The
+comments, embedded thumbnails, text chunks, data after the image's end).
+HEIF/HEIC and AVIF keep their metadata as items of their own (``Exif``, and
+``mime`` for XMP): those items' bytes are zeroed and their type renamed in
+place, so no offset in the file moves (the orientation lives in the image's
+``irot``/``imir`` properties there, not in EXIF, and stays). The
 compressed image data is never decoded or re-encoded, so the pixels stay
 bit for bit the same. What the picture needs to be shown right is kept: the
 ICC colour profile, the Adobe colour-transform marker of CMYK JPEGs,
@@ -19,6 +23,7 @@ from __future__ import annotations
 import re
 import struct
 import zlib
+from collections.abc import Iterator
 
 ORIENTATION = 0x0112
 
@@ -258,9 +263,131 @@ def _strip_gif(data: bytes, orientation: int | None) -> bytes:
     return b"".join(out)
 
 
+# -- HEIF, HEIC, AVIF (ISO base media file format) ------------------------------------------
+
+_METADATA_ITEMS = {b"Exif", b"mime"}  # EXIF; XMP (and any other MIME-typed payload)
+_BLANKED_ITEM = b"free"  # an item type no reader interprets
+
+
+def _boxes(data: bytes | bytearray, start: int, end: int) -> Iterator[tuple[bytes, int, int]]:
+    """``(type, payload start, box end)`` of each box in ``data[start:end]``."""
+    pos = start
+    while pos + 8 <= end:
+        size, kind = struct.unpack_from(">I4s", data, pos)
+        header = 8
+        if size == 1:
+            if pos + 16 > end:
+                raise Malformed("truncated box header")
+            (size,) = struct.unpack_from(">Q", data, pos + 8)
+            header = 16
+        elif size == 0:
+            size = end - pos
+        if size < header or pos + size > end:
+            raise Malformed(f"box {kind!r} at {pos} runs past its parent")
+        yield kind, pos + header, pos + size
+        pos += size
+
+
+def _child(data: bytes | bytearray, start: int, end: int, kind: bytes) -> tuple[int, int] | None:
+    for found, payload, box_end in _boxes(data, start, end):
+        if found == kind:
+            return payload, box_end
+    return None
+
+
+def _uint(data: bytes | bytearray, pos: int, size: int) -> int:
+    if size == 0:
+        return 0
+    if pos + size > len(data):
+        raise Malformed("truncated field")
+    return int.from_bytes(data[pos : pos + size], "big")
+
+
+def _metadata_items(data: bytearray, start: int, end: int) -> dict[int, int]:
+    """``{item id: offset of its item_type}`` of the metadata items an ``iinf`` lists."""
+    version = data[start]
+    pos = start + 4 + (2 if version == 0 else 4)  # full box header, entry count
+    items = {}
+    for kind, payload, _box_end in _boxes(data, pos, end):
+        if kind != b"infe" or data[payload] < 2:
+            continue  # versions 0 and 1 (no item types) are not used by HEIF
+        id_size = 2 if data[payload] == 2 else 4
+        item_id = _uint(data, payload + 4, id_size)
+        type_at = payload + 4 + id_size + 2
+        if bytes(data[type_at : type_at + 4]) in _METADATA_ITEMS:
+            items[item_id] = type_at
+    return items
+
+
+def _item_extents(
+    data: bytearray, start: int, idat: int | None, wanted: set[int]
+) -> Iterator[tuple[int, int]]:
+    """``(file offset, length)`` of each extent an ``iloc`` gives the ``wanted`` items."""
+    version = data[start]
+    pos = start + 4
+    offset_size, length_size = data[pos] >> 4, data[pos] & 15
+    base_size, index_size = data[pos + 1] >> 4, data[pos + 1] & 15
+    count_size = 2 if version < 2 else 4
+    count = _uint(data, pos + 2, count_size)
+    pos += 2 + count_size
+    for _ in range(count):
+        item_id = _uint(data, pos, count_size)
+        pos += count_size
+        method = 0
+        if version in (1, 2):
+            method = _uint(data, pos, 2) & 15
+            pos += 2
+        pos += 2  # data_reference_index
+        base = _uint(data, pos, base_size)
+        pos += base_size
+        extents = _uint(data, pos, 2)
+        pos += 2
+        for _ in range(extents):
+            if version in (1, 2):
+                pos += index_size
+            offset, length = (
+                _uint(data, pos, offset_size),
+                _uint(data, pos + offset_size, length_size),
+            )
+            pos += offset_size + length_size
+            if item_id not in wanted:
+                continue
+            if method == 1 and idat is not None:
+                yield idat + base + offset, length
+            elif method == 0:
+                yield base + offset, length
+            else:
+                raise Malformed(f"item {item_id} is stored by construction method {method}")
+
+
+def _strip_isobmff(data: bytes, orientation: int | None) -> bytes:
+    out = bytearray(data)
+    meta = _child(out, 0, len(out), b"meta")
+    if meta is None:
+        raise Malformed("no meta box")
+    start, end = meta[0] + 4, meta[1]  # meta is a full box
+    iinf, iloc = _child(out, start, end, b"iinf"), _child(out, start, end, b"iloc")
+    if iinf is None or iloc is None:
+        raise Malformed("no item information or location")
+    items = _metadata_items(out, *iinf)
+    if not items:
+        return data
+    idat = _child(out, start, end, b"idat")
+    for at, length in _item_extents(out, iloc[0], idat[0] if idat else None, set(items)):
+        if length == 0 or at + length > len(out):
+            raise Malformed("a metadata extent runs past the end")
+        out[at : at + length] = bytes(length)
+    for type_at in items.values():
+        out[type_at : type_at + 4] = _BLANKED_ITEM
+    return bytes(out)
+
+
 _STRIPPERS = {
     "image/jpeg": _strip_jpeg,
     "image/png": _strip_png,
     "image/webp": _strip_webp,
     "image/gif": _strip_gif,
+    "image/heic": _strip_isobmff,
+    "image/heif": _strip_isobmff,
+    "image/avif": _strip_isobmff,
 }

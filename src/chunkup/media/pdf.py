@@ -5,6 +5,9 @@ page count is recorded, and an encrypted PDF is accepted and marked. PDFium
 (pypdfium2's bundled build) then renders the first page into the preview; a
 document PDFium cannot open (a user password, damage pypdf tolerates) is still
 accepted, without a preview.
+
+Both inflate whatever the file asks for, so the server calls them only in the
+sandbox's capped child processes (``sandbox.py``), never in a serving worker.
 """
 
 from __future__ import annotations
@@ -124,6 +127,7 @@ def _render(page: Any, longest: int) -> Image.Image | None:
             log.info("no preview: the first page did not render in %s s", RENDER_SECONDS)
             return None
         # a copy: the bitmap's buffer goes with the bitmap
-        return bitmap.to_pil().convert("RGB")
+        image: Image.Image = bitmap.to_pil()
+        return image.convert("RGB")
     finally:
         bitmap.close()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+from chunkup.errors import MissingExtra
 from chunkup.storage.base import ObjectExists, ObjectInfo, PresignedUrls, Storage
 
 __all__ = ["ObjectExists", "ObjectInfo", "PresignedUrls", "Storage", "open_storage"]
@@ -25,7 +26,12 @@ def open_storage(url: str, *, fsync: bool = False) -> Storage:
 
         return LocalStorage.from_url(url, fsync=fsync)
 
-    from chunkup.storage.object_store import OBJECT_STORE_SCHEMES, ObjectStorage
+    try:
+        from chunkup.storage.object_store import OBJECT_STORE_SCHEMES, ObjectStorage
+    except ModuleNotFoundError as exc:  # obstore is an optional extra
+        if exc.name != "obstore":
+            raise
+        raise MissingExtra(f"storage URL {scheme}:// (an object store)", "s3") from exc
 
     if scheme in OBJECT_STORE_SCHEMES:
         return ObjectStorage.from_url(url)

@@ -16,6 +16,7 @@ takes such keys, and deleting one punches its bytes out of the file.
 from __future__ import annotations
 
 import asyncio
+import builtins
 import contextlib
 import ctypes
 import errno
@@ -135,7 +136,7 @@ def _fallocate() -> Callable[[int, int, int, int], int] | None:
     except (OSError, AttributeError):
         return None
     fallocate.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int64, ctypes.c_int64]
-    return fallocate  # type: ignore[no-any-return]
+    return fallocate
 
 
 _FALLOCATE = _fallocate()
@@ -363,7 +364,7 @@ class LocalStorage:
         for key, info in await asyncio.to_thread(self._walk, directory):
             yield key, info
 
-    def _walk(self, directory: Path) -> list[tuple[str, ObjectInfo]]:
+    def _walk(self, directory: Path) -> builtins.list[tuple[str, ObjectInfo]]:
         found = []
         for dirpath, _dirs, files in os.walk(directory):
             for name in files:

@@ -43,9 +43,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Sequence
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 import obstore
@@ -57,7 +57,7 @@ from chunkup.storage.base import ObjectExists, ObjectInfo, Observer
 
 if TYPE_CHECKING:
     from obstore import GetOptions, ObjectMeta
-    from obstore.store import ObjectStore, RetryConfig
+    from obstore.store import AzureStore, GCSStore, ObjectStore, RetryConfig, S3Store
 
 log = logging.getLogger(__name__)
 
@@ -154,7 +154,9 @@ class ObjectStorage:
             client.setdefault("allow_http", True)
         location = urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
         try:
-            store = from_url(
+            # options from the URL's query, for whichever store the scheme names: obstore
+            # checks them at run time, its overloads (one per store) cannot
+            store = from_url(  # type: ignore[call-overload]
                 location,
                 config=config or None,
                 client_options=client,
@@ -189,7 +191,7 @@ class ObjectStorage:
             _check_key(key)
         size = 0
 
-        async def blocks() -> AsyncIterator[bytes]:
+        async def blocks() -> AsyncGenerator[bytes]:
             nonlocal size
             for key in keys:
                 result = await obstore.get_async(self.store, key)
@@ -198,7 +200,9 @@ class ObjectStorage:
                     size += len(block)
                     yield block
 
-        async def chained(first: bytearray, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+        async def chained(
+            first: bytearray, rest: AsyncIterator[bytes]
+        ) -> AsyncIterator[bytes | bytearray]:
             yield first
             async for block in rest:
                 yield block
@@ -303,4 +307,5 @@ class SignedObjectStorage(ObjectStorage):
     async def presigned_url(self, key: str, expires_in: timedelta) -> str:
         _check_key(key)
         with _translated("sign", key):
-            return await obstore.sign_async(self.store, "GET", key, expires_in)
+            store = cast("S3Store | GCSStore | AzureStore", self.store)  # see from_url
+            return await obstore.sign_async(store, "GET", key, expires_in)

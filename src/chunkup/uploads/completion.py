@@ -2,10 +2,10 @@
 
 The chunks are streamed in order into a new file under a fresh token while
 their MD5 is computed (one pass over the bytes); the file is then inspected in a
-worker thread (decoded once: validated, thumbnailed, its metadata stripped, a
-PDF's first page rendered), what that made is stored beside the file under the
-same token, and the Media committed in one transaction that also marks the
-upload completed.
+worker thread (decoded once: validated, its metadata stripped, a PDF's first
+page rendered, the thumbnail and responsive pictures made in one pass), what
+that made is stored beside the file under the same token, and the Media
+committed in one transaction that also marks the upload completed.
 Completion is idempotent: a retry, or a race between processes, finds the
 committed Media and returns it, and a loser's file is removed. Concurrent
 completes in one process share a single piece of work.
@@ -39,7 +39,7 @@ from chunkup.errors import (
     UploadIncomplete,
     UploadNotFound,
 )
-from chunkup.media import Inspection, inspect_file, stored
+from chunkup.media import Inspection, PdfSandbox, inspect_file, stored
 from chunkup.media.inspect import EXTENSIONS
 from chunkup.media.sniff import HEAD_BYTES, sniff
 from chunkup.models import Chunk, Media, MediaType, Upload, UploadStatus
@@ -82,6 +82,15 @@ class CompletionService:
         self._running: dict[tuple[int, str, str, str], asyncio.Task[Media]] = {}
         # decoding holds a whole image in memory: a few at a time, one per core
         self._decoding = asyncio.Semaphore(os.cpu_count() or 1)
+        # PDFs are opened only in capped child processes, started on first use
+        self._pdf_sandbox = PdfSandbox(
+            memory_bytes=settings.pdf_memory_limit_mb * 1024 * 1024,
+            seconds=settings.pdf_time_limit_s,
+        )
+
+    async def close(self) -> None:
+        """Stop the PDF sandbox's idle child processes."""
+        await asyncio.to_thread(self._pdf_sandbox.close)
 
     async def complete(
         self, user_id: int, upload_id: str | None, md5: str | None, type_: str | None
@@ -214,6 +223,23 @@ class CompletionService:
                 key = keys.media_key(token, f"{role}/{stem}.webp")
                 await self.storage.put(key, rendition.data)
                 extra[role] = stored.record(key, rendition, role)
+        if inspection.blurhash is not None:
+            extra[stored.BLURHASH] = inspection.blurhash
+        if inspection.pictures:
+            named = [
+                (keys.media_key(token, f"{stored.RENDITIONS}/{stem}-{p.width}{suffix}"), p)
+                for p in inspection.pictures
+                for suffix in [EXTENSIONS.get(p.mimetype, "")]
+            ]
+            # at once: on S3 each put is a round trip. All are waited for before a failure
+            # is raised, so none is still writing when the caller removes the token's prefix
+            done = await asyncio.gather(
+                *(self.storage.put(key, p.data) for key, p in named), return_exceptions=True
+            )
+            for outcome in done:
+                if isinstance(outcome, BaseException):
+                    raise outcome
+            extra[stored.RENDITIONS] = [stored.record_picture(key, p) for key, p in named]
         return size, extra
 
     async def _head(self, key: str) -> bytes:
@@ -291,6 +317,7 @@ class CompletionService:
                 path,
                 media_type,
                 max_pixels=self.settings.image_max_pixels,
+                pdf_sandbox=self._pdf_sandbox,
                 strip_metadata=self.settings.strip_image_metadata,
             )
 

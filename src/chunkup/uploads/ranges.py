@@ -11,8 +11,25 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 
 Range = tuple[int, int]
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkRange:
+    """Where one chunk's bytes go: ``start`` to ``end`` (inclusive) of ``total``.
+
+    The HTTP layer reads it from a ``Content-Range`` header (``api/content_range.py``).
+    """
+
+    start: int
+    end: int  # inclusive
+    total: int
+
+    @property
+    def length(self) -> int:
+        return self.end - self.start + 1
 
 
 class RangeSet:
@@ -21,9 +38,9 @@ class RangeSet:
     __slots__ = ("_ranges",)
 
     def __init__(self, ranges: Iterable[Sequence[int]] = ()) -> None:
+        """``ranges`` as tuples, or as lists as an upload's stored ``ranges`` (JSON) has them."""
         self._ranges: list[Range] = []
-        # pairs or the database's [start, end] lists; stored lists are sorted already
-        for start, end in sorted((r[0], r[1]) for r in ranges):
+        for start, end in sorted(ranges, key=tuple):
             self._append_merged(start, end)
 
     def _append_merged(self, start: int, end: int) -> None:

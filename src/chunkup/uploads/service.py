@@ -46,10 +46,9 @@ from chunkup.settings import Settings
 from chunkup.storage import Storage
 from chunkup.uploads import keys
 from chunkup.uploads.clock import Clock
-from chunkup.uploads.content_range import ContentRange
 from chunkup.uploads.filenames import sanitize_filename
 from chunkup.uploads.objects import ChunkObjects, StoredObject
-from chunkup.uploads.ranges import RangeSet
+from chunkup.uploads.ranges import ChunkRange, RangeSet
 from chunkup.uploads.usage import UsageLimits, footprint
 
 log = logging.getLogger(__name__)
@@ -64,7 +63,7 @@ class ChunkIn:
 
     kind: Kind
     data: bytes | bytearray | memoryview
-    content_range: ContentRange
+    content_range: ChunkRange
     upload_id: str | None = None
     filename: str | None = None
     expires: str | None = None

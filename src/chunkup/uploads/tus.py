@@ -30,6 +30,7 @@ from datetime import datetime
 from functools import partial
 from urllib.parse import urlsplit
 
+from chunkup.api.idle import pieces_within  # to go with the body reading, to api/
 from chunkup.db import Connection
 from chunkup.db import queries as q
 from chunkup.errors import (
@@ -49,7 +50,6 @@ from chunkup.services import Services
 from chunkup.uploads import keys
 from chunkup.uploads.completion import parse_media_type
 from chunkup.uploads.filenames import sanitize_filename
-from chunkup.uploads.idle import pieces_within
 from chunkup.uploads.ranges import RangeSet
 from chunkup.uploads.service import UploadState, visible_upload
 

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
+from typing import Annotated
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Header, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from chunkup.api.deps import ServicesDep
-from chunkup.errors import ChunkupError
+from chunkup.api.schemas import ErrorBody
+from chunkup.errors import ChunkupError, Unauthorized
 
 router = APIRouter(tags=["operations"])
 log = logging.getLogger(__name__)
@@ -43,8 +46,21 @@ async def readyz(services: ServicesDep) -> JSONResponse:
     operation_id="metrics",
     summary="Prometheus metrics",
     response_class=PlainTextResponse,
-    responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}},
+    responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}, 401: {"model": ErrorBody}},
 )
-async def metrics(request: Request) -> Response:
-    registry = request.app.state.metrics.registry
+async def metrics(
+    request: Request,
+    services: ServicesDep,
+    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> Response:
+    """Every worker's counts summed (see ``api/observability.py``); with
+    ``CHUNKUP_METRICS_TOKEN`` set, only for ``Authorization: Bearer <that token>``."""
+    expected = services.settings.metrics_token
+    if expected is not None:
+        scheme, _, given = (authorization or "").partition(" ")
+        if scheme.lower() != "bearer" or not secrets.compare_digest(
+            given.strip().encode(), expected.get_secret_value().encode()
+        ):
+            raise Unauthorized("/metrics needs the bearer token of CHUNKUP_METRICS_TOKEN.")
+    registry = request.app.state.metrics.exposed
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request, Response
@@ -11,7 +11,9 @@ from chunkup.api.deps import CurrentUser, LinksDep, ServicesDep
 from chunkup.api.schemas import ErrorBody, Media, MediaPage
 
 router = APIRouter(prefix="/api/v2/media", tags=["media"])
-ERRORS = {status: {"model": ErrorBody} for status in (400, 401, 403, 404)}
+ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody} for status in (400, 401, 403, 404)
+}
 
 
 def _page_url(request: Request, base: str, limit: int, offset: int) -> str:

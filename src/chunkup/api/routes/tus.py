@@ -8,7 +8,7 @@ project's JSON body. Uppy, tus-js-client and tuspy work against it unchanged.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from email.utils import format_datetime
 from typing import Annotated, Any
 
@@ -37,7 +37,7 @@ PREFIX = "/api/v2/media/tus"
 class TusRoute(APIRoute):
     """A route whose every response, an error's too, says ``Tus-Resumable: 1.0.0``."""
 
-    def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
 
         async def handle(request: Request) -> Response:
@@ -182,8 +182,10 @@ async def tus_options(services: ServicesDep) -> Response:
     operation_id="tusCreateUpload",
     summary="tus: create an upload (optionally with its first bytes, or as a concatenation)",
     response_class=Response,
-    responses={201: {"description": "Created; Location names the upload"}}
-    | _errors(*_COMMON, 409, 413, 415, 460),
+    responses={
+        201: {"description": "Created; Location names the upload"},
+        **_errors(*_COMMON, 409, 413, 415, 460),
+    },
     openapi_extra=_BODY,
 )
 async def tus_create(
@@ -228,7 +230,7 @@ async def tus_create(
     operation_id="tusUploadOffset",
     summary="tus: the upload's offset, length and metadata",
     response_class=Response,
-    responses={200: {"description": "Upload-Offset and Upload-Length"}} | _errors(*_COMMON),
+    responses={200: {"description": "Upload-Offset and Upload-Length"}, **_errors(*_COMMON)},
 )
 async def tus_head(
     upload_id: str,
@@ -275,8 +277,10 @@ async def _patch(
     operation_id="tusAppend",
     summary="tus: append bytes at Upload-Offset",
     response_class=Response,
-    responses={204: {"description": "Stored; Upload-Offset is the new offset"}}
-    | _errors(*_COMMON, 403, 409, 413, 415, 460),
+    responses={
+        204: {"description": "Stored; Upload-Offset is the new offset"},
+        **_errors(*_COMMON, 403, 409, 413, 415, 460),
+    },
     openapi_extra=_BODY,
 )
 async def tus_patch(
@@ -299,7 +303,7 @@ async def tus_patch(
     operation_id="tusTerminate",
     summary="tus: terminate the upload (its stored bytes are removed)",
     response_class=Response,
-    responses={204: {"description": "Terminated"}} | _errors(*_COMMON),
+    responses={204: {"description": "Terminated"}, **_errors(*_COMMON)},
 )
 async def tus_delete(
     upload_id: str, _version: TusResumable, user: CurrentUser, service: TusDep

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from starlette.routing import Match, Route
 from starlette.types import Scope
 
+from chunkup.api.content_range import parse_content_range
 from chunkup.api.deps import CurrentUser, LinksDep, ServicesDep, authenticate
 from chunkup.api.multipart import max_body_bytes, read_body, read_chunk_form, read_multipart
 from chunkup.api.schemas import (
@@ -23,7 +24,6 @@ from chunkup.api.schemas import (
 )
 from chunkup.errors import InvalidBody, InvalidContentRange, PayloadTooLarge
 from chunkup.services import Services
-from chunkup.uploads.content_range import ContentRange
 from chunkup.uploads.service import ChunkIn
 
 router = APIRouter(prefix="/api/v2/media/upload", tags=["upload"])
@@ -144,7 +144,7 @@ async def upload_chunk(request: Request) -> Response:
         raise PayloadTooLarge()
     if len(headers.content_range) > 1:
         raise InvalidContentRange("Send one Content-Range header, not several.")
-    cr = ContentRange.parse(headers.content_range[0] if headers.content_range else None)
+    cr = parse_content_range(headers.content_range[0] if headers.content_range else None)
     form = await read_chunk_form(
         headers.content_type,
         request.stream(),

@@ -2,7 +2,11 @@
 // page at a time (DRF's limit/offset: count, next, previous, results). Every
 // text the user chose (a file name) goes in with textContent, never as HTML.
 
+import { decode as decodeBlurhash } from "./vendor/blurhash.js";
+
 export const PAGE_SIZE = 24;
+// the card's picture is 100% of a grid column: about 320 px wide, a phone's full width
+const CARD_SIZES = "(max-width: 640px) 100vw, 320px";
 
 function formatBytes(size) {
   if (size < 1024) return `${size} B`;
@@ -12,6 +16,22 @@ function formatBytes(size) {
 
 function fileUrl(media) {
   return media.type === "doc" ? media.url : media.image;
+}
+
+// The BlurHash, decoded to a 32 x 24 picture, as the <img>'s background until it loads.
+function paintBlurhash(image, hash) {
+  try {
+    const canvas = document.createElement("canvas");
+    canvas.width = 32;
+    canvas.height = 24;
+    const context = canvas.getContext("2d");
+    context.putImageData(new ImageData(decodeBlurhash(hash, 32, 24), 32, 24), 0, 0);
+    image.style.backgroundImage = `url(${canvas.toDataURL()})`;
+    image.style.backgroundSize = "cover";
+    image.addEventListener("load", () => (image.style.backgroundImage = ""), { once: true });
+  } catch (error) {
+    console.warn("blurhash not painted", error); // the colour stays as the placeholder
+  }
 }
 
 function displayName(media) {
@@ -61,9 +81,15 @@ export class Gallery {
     const thumbnail = media.image_thumbnail?.url ?? media.image;
     const image = card.querySelector("img");
     if (thumbnail) {
+      const renditions = media.image_renditions ?? [];
+      if (renditions.length) {
+        image.srcset = renditions.map((r) => `${r.url} ${r.width}w`).join(", ");
+        image.sizes = CARD_SIZES;
+      }
       image.src = thumbnail;
       image.alt = displayName(media);
       if (media.image_thumbnail) image.style.backgroundColor = media.image_thumbnail.color;
+      if (media.image_blurhash) paintBlurhash(image, media.image_blurhash);
     } else {
       const placeholder = document.createElement("div");
       placeholder.className = "placeholder";
