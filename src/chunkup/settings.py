@@ -76,7 +76,10 @@ class Settings(BaseSettings):
         200, ge=1, description="unfinished uploads one user may have at once"
     )
     max_open_bytes: int = Field(
-        10 * 1024 * MiB, ge=1, description="declared bytes of one user's unfinished uploads"
+        10 * 1024 * MiB,
+        ge=1,
+        description="declared bytes of one user's unfinished uploads, plus what their chunks "
+        "take in storage beyond that (uploads/usage.py)",
     )
     log_level: str = Field("info", pattern="^(debug|info|warning|error)$")
     log_format: str = Field("json", pattern="^(json|text)$")
