@@ -184,6 +184,11 @@ REFUSALS: dict[str, tuple[Callable[[LiveServer, ChunkClient, str], httpx.Respons
         400,
         "field_mismatch",
     ),
+    "a total above the limit": (
+        lambda _s, c, uid: c.chunk(b"l" * 100, 100, 6 * 1024 * 1024, upload_id=uid),
+        400,
+        "file_too_large",
+    ),
     "a range conflict": (
         lambda _s, c, uid: c.chunk(b"r" * 100, 50, 300, upload_id=uid),
         409,
