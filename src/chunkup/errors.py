@@ -295,6 +295,22 @@ class UploadQuotaExceeded(TooManyRequests):
     default_detail = "Your unfinished uploads would exceed the bytes allowed at once."
 
 
+class TooManyRanges(BadRequest):
+    code = "too_many_ranges"
+    default_detail = (
+        "This chunk would leave the upload with too many separate byte ranges; "
+        "send the chunks that fill its gaps first (see 'offset' and the upload's status)."
+    )
+
+
+class TooManyChunks(BadRequest):
+    code = "too_many_chunks"
+    default_detail = (
+        "The upload holds as many chunks as its size allows; send larger chunks "
+        "(up to the chunk limit) or start again."
+    )
+
+
 # tus 1.0.0 (``/api/v2/media/tus/``)
 
 

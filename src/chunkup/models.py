@@ -50,6 +50,8 @@ class Upload:
     expires_at: datetime
     media_id: int | None = None
     completed_at: datetime | None = None
+    chunk_count: int = 0  # chunk objects recorded
+    stored_bytes: int = 0  # what they take in storage, padding included
 
 
 @dataclass(frozen=True, slots=True)

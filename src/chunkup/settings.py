@@ -77,7 +77,10 @@ class Settings(BaseSettings):
         200, ge=1, description="unfinished uploads one user may have at once"
     )
     max_open_bytes: int = Field(
-        10 * 1024 * MiB, ge=1, description="declared bytes of one user's unfinished uploads"
+        10 * 1024 * MiB,
+        ge=1,
+        description="declared bytes of one user's unfinished uploads, plus what their chunks "
+        "take in storage beyond that (uploads/usage.py)",
     )
     log_level: str = Field("info", pattern="^(debug|info|warning|error)$")
     log_format: str = Field("json", pattern="^(json|text)$")
@@ -109,6 +112,20 @@ class Settings(BaseSettings):
         None,
         description="bearer token a scrape of /metrics must send; unset: /metrics is open "
         "(then keep it off the public side of the balancer)",
+    )
+    upload_max_ranges: int = Field(
+        64,
+        ge=1,
+        description="disjoint byte ranges one unfinished upload may hold (its gaps bound the "
+        "work of every chunk and the status answer); a chunk that would make one more is "
+        "400 too_many_ranges",
+    )
+    upload_chunk_factor: int = Field(
+        8,
+        ge=1,
+        description="an upload may be stored in at most this many times the chunks its size "
+        "needs at chunk_max_bytes, plus one such allowance (every object costs at least a "
+        "4 KiB block); one more is 400 too_many_chunks",
     )
 
     webhook_urls: str = Field(

@@ -34,10 +34,12 @@ class FailingStorage(LocalStorage):
         self._fail_if_full()
         super().put_blocking(key, data)
 
-    def append_blocking(self, prefix: str, data: bytes | bytearray | memoryview) -> str:
+    def append_blocking(
+        self, prefix: str, data: bytes | bytearray | memoryview, *, create: bool = True
+    ) -> str:
         # the chunk path's own hand-off (chunks, tus pieces) comes here
         self._fail_if_full()
-        return super().append_blocking(prefix, data)
+        return super().append_blocking(prefix, data, create=create)
 
     def _fail_if_full(self) -> None:
         if self.failing:

@@ -56,7 +56,8 @@ def test_progress_and_chunks_are_written_and_counted(db: Database):
     def record(conn):
         q.insert_upload(conn, upload)
         q.insert_chunk(conn, Chunk(upload.id, 100, 199, "k1"))
-        q.save_upload_progress(conn, upload.id, ranges=[[0, 199]], expires_at=later)
+        upload.ranges, upload.expires_at = [[0, 199]], later
+        q.save_upload_progress(conn, upload)
         return q.open_uploads_of(conn, 7, upload.created_at), q.get_chunk(conn, upload.id, 100)
 
     (count, declared), chunk = asyncio.run(db.write(record))

@@ -14,7 +14,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy import (
+    BigInteger,
+    bindparam,
+    delete,
+    func,
+    insert,
+    literal_column,
+    select,
+    update,
+)
 from sqlalchemy.engine import Connection, RowMapping
 from sqlalchemy.exc import IntegrityError
 
@@ -40,12 +49,27 @@ class Duplicate(Exception):
 _UPLOAD = select(uploads).where(uploads.c.id == bindparam("id"))
 _GET_UPLOAD = Prepared(_UPLOAD)
 _GET_UPLOAD_FOR_UPDATE = Prepared(_UPLOAD.with_for_update())
-_UPLOAD_FIELDS = "id user_id kind total filename ranges status created_at expires_at".split()
+_UPLOAD_FIELDS = (
+    "id user_id kind total filename ranges status created_at expires_at chunk_count stored_bytes"
+).split()
 _INSERT_UPLOAD = Prepared(
     insert(uploads).values({name: bindparam(name) for name in _UPLOAD_FIELDS})
 )
+# What an upload takes: its declared size, plus what its chunks take in storage
+# beyond what that size needs in whole 4 KiB blocks (``uploads/usage.py``), the
+# cost of chunks smaller than need be. Plain SQL (integer division on both
+# dialects) with no literal parameters: ``Prepared`` binds only named ones.
+_NEEDED = "(uploads.total + 4095) / 4096 * 4096"
+_TAKES = literal_column(
+    f"uploads.total + CASE WHEN uploads.stored_bytes > {_NEEDED}"
+    f" THEN uploads.stored_bytes - {_NEEDED} ELSE 0 END",
+    BigInteger,
+)
 _OPEN_UPLOADS = Prepared(
-    select(func.count().label("count"), func.sum(uploads.c.total).label("bytes")).where(
+    select(
+        func.count().label("count"),
+        func.sum(_TAKES).label("bytes"),
+    ).where(
         uploads.c.user_id == bindparam("user_id"),
         uploads.c.status == bindparam("status"),
         uploads.c.expires_at > bindparam("now", type_=UTCDateTime),
@@ -54,7 +78,12 @@ _OPEN_UPLOADS = Prepared(
 _SAVE_PROGRESS = Prepared(
     update(uploads)
     .where(uploads.c.id == bindparam("b_id"))
-    .values(ranges=bindparam("b_ranges"), expires_at=bindparam("b_expires_at"))
+    .values(
+        ranges=bindparam("b_ranges"),
+        expires_at=bindparam("b_expires_at"),
+        chunk_count=bindparam("b_chunk_count"),
+        stored_bytes=bindparam("b_stored_bytes"),
+    )
 )
 _INSERT_CHUNK = Prepared(insert(chunks).values({c.name: bindparam(c.name) for c in chunks.columns}))
 _CHUNK = Prepared(
@@ -77,6 +106,8 @@ def _upload(row: Mapping[Any, Any]) -> Upload:  # a RowMapping's keys: names or 
         expires_at=row["expires_at"],
         media_id=row["media_id"],
         completed_at=row["completed_at"],
+        chunk_count=row["chunk_count"],
+        stored_bytes=row["stored_bytes"],
     )
 
 
@@ -115,12 +146,16 @@ def insert_upload(conn: Connection, upload: Upload) -> None:
             status=upload.status.value,
             created_at=upload.created_at,
             expires_at=upload.expires_at,
+            chunk_count=upload.chunk_count,
+            stored_bytes=upload.stored_bytes,
         ),
     )
 
 
 def open_uploads_of(conn: Connection, user_id: int, now: datetime) -> tuple[int, int]:
-    """How many unfinished, unexpired uploads ``user_id`` has, and their declared bytes."""
+    """How many unfinished, unexpired uploads ``user_id`` has, and the bytes they
+    take: each its declared size, plus what its chunks take in storage beyond
+    what that size needs (tiny chunks, each padded to a block)."""
     row = _OPEN_UPLOADS.first(
         conn, {"user_id": user_id, "status": UploadStatus.UPLOADING.value, "now": now}
     )
@@ -134,10 +169,18 @@ def get_upload(conn: Connection, upload_id: str, *, for_update: bool = False) ->
     return _upload(row) if row else None
 
 
-def save_upload_progress(
-    conn: Connection, upload_id: str, *, ranges: list[list[int]], expires_at: datetime
-) -> None:
-    _SAVE_PROGRESS.run(conn, {"b_id": upload_id, "b_ranges": ranges, "b_expires_at": expires_at})
+def save_upload_progress(conn: Connection, upload: Upload) -> None:
+    """The upload's ranges, expiry and usage as they are now (one short update)."""
+    _SAVE_PROGRESS.run(
+        conn,
+        {
+            "b_id": upload.id,
+            "b_ranges": upload.ranges,
+            "b_expires_at": upload.expires_at,
+            "b_chunk_count": upload.chunk_count,
+            "b_stored_bytes": upload.stored_bytes,
+        },
+    )
 
 
 def mark_completed(conn: Connection, upload_id: str, *, media_id: int, at: datetime) -> None:
@@ -391,3 +434,13 @@ def mark_consumed(conn: Connection, upload_id: str, *, at: datetime) -> None:
         .values(status=UploadStatus.COMPLETED.value, completed_at=at)
     )
     conn.execute(delete(chunks).where(chunks.c.upload_id == upload_id))
+
+
+def mark_joinable(conn: Connection, upload_id: str) -> None:
+    """Undo ``mark_consumed`` (its final upload could not complete): the partial
+    upload may be joined again; the caller gives its chunk records back."""
+    conn.execute(
+        update(uploads)
+        .where(uploads.c.id == upload_id)
+        .values(status=UploadStatus.UPLOADING.value, completed_at=None)
+    )

@@ -67,6 +67,10 @@ uploads = Table(
     Column("expires_at", UTCDateTime, nullable=False, index=True),
     Column("completed_at", UTCDateTime),
     Column("media_id", Integer),
+    # chunk objects held and the bytes they take in storage (padding included):
+    # bounded per upload and counted towards quotas (see uploads/usage.py)
+    Column("chunk_count", BigInteger, nullable=False, server_default="0"),
+    Column("stored_bytes", BigInteger, nullable=False, server_default="0"),
 )
 
 
@@ -101,6 +105,9 @@ media = Table(
     Column("height", Integer),
     Column("extra", JSON, nullable=False),
     Column("added_at", UTCDateTime, nullable=False, index=True),
+    # SQLite: AUTOINCREMENT, so a deleted Media's id is never handed out again
+    # (without it SQLite reuses max(id) + 1); PostgreSQL's sequence never does
+    sqlite_autoincrement=True,
 )
 
 pending_files = Table(

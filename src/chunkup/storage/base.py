@@ -85,9 +85,13 @@ class BlockingAppend(Protocol):
     Writing is a blocking call, so the caller runs it in a worker thread of its
     choosing: the chunk path runs it in the same hand-off as its database
     transaction. The key returned names the new object for every other method.
+    With ``create=False`` nothing is created: where the prefix has no file yet
+    it raises ``FileNotFoundError`` (the caller checks first whether it may).
     """
 
-    def append_blocking(self, prefix: str, data: bytes | bytearray | memoryview) -> str: ...
+    def append_blocking(
+        self, prefix: str, data: bytes | bytearray | memoryview, *, create: bool = True
+    ) -> str: ...
 
 
 @runtime_checkable

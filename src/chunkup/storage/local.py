@@ -219,8 +219,14 @@ class LocalStorage:
                 path.parent.mkdir(parents=True, exist_ok=True)
         raise AssertionError("unreachable")
 
-    def append_blocking(self, prefix: str, data: bytes | bytearray | memoryview) -> str:
+    def append_blocking(
+        self, prefix: str, data: bytes | bytearray | memoryview, *, create: bool = True
+    ) -> str:
         """Append ``data`` to the file of ``prefix`` as a new object; its key.
+
+        With ``create=False`` a missing file (or folder) is ``FileNotFoundError``
+        and nothing is made: the caller appends to an upload it has not yet
+        checked, and only an upload's own chunks may create its file.
 
         ``O_APPEND`` writes of one file never interleave, whichever process
         makes them, and the file offset after the write tells where it went.
@@ -232,7 +238,10 @@ class LocalStorage:
         length = len(data)
         padded = -length % APPEND_ALIGN
         try:
-            fd = self._open(path, os.O_CREAT | os.O_APPEND)
+            if create:
+                fd = self._open(path, os.O_CREAT | os.O_APPEND)
+            else:
+                fd = os.open(path, os.O_WRONLY | os.O_APPEND | getattr(os, "O_CLOEXEC", 0))
             try:
                 written = os.writev(fd, [data, _ZEROS[:padded]] if padded else [data])
                 end = os.lseek(fd, 0, os.SEEK_CUR)

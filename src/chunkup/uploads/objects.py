@@ -44,19 +44,23 @@ class ChunkObjects:
         end: int,
         data: bytes | bytearray | memoryview,
         record: Callable[[Connection], T],
+        *,
+        create: bool = True,
     ) -> T:
         """Write the bytes ``start..end`` of an upload (the key goes to
         ``stored``), then run ``record`` in a write transaction.
 
         A store that appends (local disk) writes in the database's own
         hand-off to a worker thread, right before the transaction: one hop per
-        chunk.
+        chunk. With ``create=False`` it only appends to the upload's existing
+        file: where there is none it raises ``FileNotFoundError`` having
+        written nothing (an id the caller has not checked yet must not make one).
         """
         if self._append_blocking is not None:
             append, prefix = self._append_blocking, keys.chunk_prefix(upload_id)
 
             def write() -> None:
-                stored.key = append(prefix, data)
+                stored.key = append(prefix, data, create=create)
 
             return await self.db.write(record, first=write)
         stored.key = keys.chunk_key(upload_id, start, end)

@@ -3,10 +3,14 @@
 A chunk costs one object write and one short transaction. The object goes to
 a key of its own first (on local disk, a range appended to the upload's one
 file); the transaction then locks the upload row, checks the request against
-it (owner, expiry, total, field, range) and records the chunk. Whoever commits
-first owns a range; a loser's object is never referenced and is removed.
-Objects left behind by a crash are harmless for the same reason: garbage
-collection removes them with their upload.
+it (owner, expiry, total, field, range, the upload's bounds in ``usage.py``)
+and records the chunk. Whoever commits first owns a range; a loser's object is
+never referenced and is removed before the answer, as is the object of any
+refused chunk. On local disk a chunk is only appended to a file its upload
+already has: where there is none (an unknown id, a completed or collected
+upload, one with no bytes yet) the upload is checked first, so a refused
+request never makes a file or a folder. Objects left behind by a crash are
+harmless: garbage collection removes them with their upload.
 """
 
 from __future__ import annotations
@@ -15,20 +19,18 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from chunkup.db import Connection, Database
 from chunkup.db import queries as q
 from chunkup.errors import (
-    BadRequest,
     ChunkSizeMismatch,
     ChunkTooLarge,
     ChunkupError,
     FieldMismatch,
     FileTooLarge,
-    Gone,
     InvalidContentRange,
     InvalidExpires,
-    NotFound,
     OffsetMismatch,
     RangeConflict,
     TooManyRequests,
@@ -48,9 +50,11 @@ from chunkup.uploads.clock import Clock
 from chunkup.uploads.filenames import sanitize_filename
 from chunkup.uploads.objects import ChunkObjects, StoredObject
 from chunkup.uploads.ranges import ChunkRange, RangeSet
+from chunkup.uploads.usage import UsageLimits, footprint
 from chunkup.webhooks.pre_create import PreCreate
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 # "the range overlaps, but no stored chunk starts where this one does"
 _NOTHING = Chunk("", -1, -1, "")
 
@@ -126,6 +130,7 @@ class UploadService:
         self.settings = settings
         self.clock = clock
         self.objects = ChunkObjects(db, storage)
+        self.limits = UsageLimits.from_settings(settings)
 
     # -- one chunk -------------------------------------------------------------
 
@@ -170,6 +175,8 @@ class UploadService:
             status=UploadStatus.UPLOADING,
             created_at=now,
             expires_at=self._expiry(chunk.expires, created=now, now=now),
+            chunk_count=1,
+            stored_bytes=footprint(cr.length),
         )
         stored = StoredObject()
 
@@ -213,25 +220,43 @@ class UploadService:
             upload.expires_at = self._expiry(
                 chunk.expires, created=upload.created_at, now=now, current=upload.expires_at
             )
-            q.insert_chunk(conn, Chunk(upload.id, cr.start, cr.end, stored.key))
-            ranges.add(cr.start, cr.end)
-            upload.ranges = ranges.to_list()
-            q.save_upload_progress(
-                conn, upload.id, ranges=upload.ranges, expires_at=upload.expires_at
-            )
+            piece = Chunk(upload.id, cr.start, cr.end, stored.key)
+            self.limits.admit(upload, ranges, [piece])
+            q.insert_chunk(conn, piece)
+            q.save_upload_progress(conn, upload)
             return UploadState(upload, ranges), None
 
+        def check(conn: Connection) -> None:
+            self._writable(q.get_upload(conn, upload_id), user_id, now)
+
         try:
-            state, overlapped = await self.objects.store_then(
-                stored, upload_id, cr.start, cr.end, chunk.data, record
-            )
-        except (BadRequest, NotFound, Gone):
-            await self.objects.remove(stored)
-            raise
+            state, overlapped = await self._store_or_remove(stored, chunk, record, create=False)
+        except FileNotFoundError:
+            # no file for this upload yet: decide before any byte is written
+            await self.db.read(check)
+            state, overlapped = await self._store_or_remove(stored, chunk, record, create=True)
         if overlapped is not None:
             await self.objects.remove(stored)
             await self._check_retry(overlapped, chunk, state)
         return state
+
+    async def _store_or_remove(
+        self,
+        stored: StoredObject,
+        chunk: ChunkIn,
+        record: Callable[[Connection], T],
+        *,
+        create: bool,
+    ) -> T:
+        """Store the chunk and run ``record``; a refused chunk's object is removed."""
+        cr = chunk.content_range
+        try:
+            return await self.objects.store_then(
+                stored, chunk.upload_id or "", cr.start, cr.end, chunk.data, record, create=create
+            )
+        except ChunkupError:
+            await self.objects.remove(stored)
+            raise
 
     async def _check_retry(self, stored: Chunk, chunk: ChunkIn, state: UploadState) -> None:
         """A range that overlaps stored bytes: an exact retry is a no-op, else 409."""
@@ -391,13 +416,9 @@ class UploadService:
                 raise OffsetMismatch(offset=str(offset))
             if pieces and pieces[-1].end >= upload.total:
                 raise FileTooLarge(f"This upload's total is {upload.total} bytes.")
+            self.limits.admit(upload, ranges, pieces)
             q.insert_chunks(conn, pieces)
-            for piece in pieces:
-                ranges.add(piece.start, piece.end)
-            upload.ranges = ranges.to_list()
-            q.save_upload_progress(
-                conn, upload_id, ranges=upload.ranges, expires_at=upload.expires_at
-            )
+            q.save_upload_progress(conn, upload)
             return UploadState(upload, ranges)
 
         return record

@@ -27,6 +27,7 @@ import re
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from urllib.parse import urlsplit
 
 from chunkup.api.idle import pieces_within  # to go with the body reading, to api/
@@ -35,6 +36,7 @@ from chunkup.db import queries as q
 from chunkup.errors import (
     ChecksumAlgorithmUnsupported,
     ChecksumMismatch,
+    ChunkupError,
     FinalUploadImmutable,
     InvalidDocument,
     InvalidImage,
@@ -300,10 +302,8 @@ class TusService:
                 status=UploadStatus.UPLOADING,
                 created_at=now,
                 expires_at=now + self.settings.upload_ttl,
+                stored_bytes=sum(part.stored_bytes for part in parts),
             )
-            q.insert_upload(conn, upload)
-            q.insert_tus_upload(conn, record)
-            q.insert_tus_parts(conn, upload_id, concat.part_ids)
             base = 0
             shifted: list[Chunk] = []
             for part in parts:
@@ -312,6 +312,11 @@ class TusService:
                         Chunk(upload_id, base + chunk.start, base + chunk.end, chunk.key)
                     )
                 base += part.total
+            upload.chunk_count = len(shifted)
+            q.insert_upload(conn, upload)
+            q.insert_tus_upload(conn, record)
+            q.insert_tus_parts(conn, upload_id, concat.part_ids)
+            for part in parts:
                 q.mark_consumed(conn, part.id, at=now)
             q.insert_chunks(conn, shifted)
             return UploadState(upload, RangeSet(upload.ranges))
@@ -408,10 +413,23 @@ class TusService:
         return await self.services.completion.complete_unchecked(user_id, upload_id, media_type)
 
     async def complete_final(self, user_id: int, created: TusUpload) -> TusUpload:
-        """A final upload is whole when it is made: complete it if its metadata names a type."""
+        """A final upload is whole when it is made: complete it if its metadata names a type.
+
+        If that completion is refused (PDF partials joined with ``type=image``,
+        a storage hiccup), the join is undone before the error is answered: the
+        final upload goes, and its partials get their chunks back, whole and
+        joinable again. The client creates the final upload again the right
+        way instead of sending every byte again. (Answering with the final's
+        ``Location`` would keep the bytes too, but a tus client cannot change
+        an upload's metadata; joining again is tus's own way.)
+        """
         media_type = created.record.media_type if created.record else None
         if media_type:
-            media = await self.complete(user_id, created.upload.id, media_type)
+            try:
+                media = await self.complete(user_id, created.upload.id, media_type)
+            except ChunkupError:
+                await self.services.db.write(partial(_unjoin, final_id=created.upload.id))
+                raise
             created.media_id = media.id
         return created
 
@@ -419,6 +437,32 @@ class TusService:
 
     async def terminate(self, user_id: int, upload_id: str) -> None:
         await self.uploads.abort(user_id, upload_id)
+
+
+def _unjoin(conn: Connection, final_id: str) -> None:
+    """Undo ``create_final``: the partials take their chunks back and are joinable
+    again, and the final upload is forgotten; unless it completed after all."""
+    final = q.get_upload(conn, final_id, for_update=True)
+    if final is None or final.status is not UploadStatus.UPLOADING:
+        return
+    chunks = q.list_chunks(conn, final_id)
+    base = 0
+    for part_id in q.tus_parts_of(conn, final_id):
+        part = q.get_upload(conn, part_id, for_update=True)
+        if part is None:  # cannot happen while the final lives: it holds the parts' chunks
+            raise UploadNotFound(f"The partial upload {part_id} is gone.")
+        end = base + part.total
+        q.insert_chunks(
+            conn,
+            [
+                Chunk(part_id, c.start - base, c.end - base, c.key)
+                for c in chunks
+                if base <= c.start < end
+            ],
+        )
+        q.mark_joinable(conn, part_id)
+        base = end
+    q.delete_upload(conn, final_id)  # its tus rows go with it
 
 
 def _with_id(record: q.TusRecord, upload_id: str) -> q.TusRecord:

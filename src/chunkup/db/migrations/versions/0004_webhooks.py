@@ -1,8 +1,7 @@
 """Webhooks: the outbox of events waiting for delivery.
 
 Revision ID: 0004
-Revises: 0002 (on this branch; the lead re-chains it onto "0003" at merge,
-another branch's migration written in parallel)
+Revises: 0003
 Create Date: 2026-11-30
 """
 
@@ -12,8 +11,7 @@ from alembic import op
 from chunkup.db.tables import UTCDateTime
 
 revision = "0004"
-# NOTE for the merge: "0003" lands in parallel; set this to "0003" then.
-down_revision = "0002"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
