@@ -113,7 +113,8 @@ class LiveServer:
 
     def client(self, user_id: int | None = 1) -> ChunkClient:
         headers = {"Authorization": f"Bearer {self.token(user_id)}"} if user_id is not None else {}
-        return ChunkClient(httpx.Client(base_url=self.url, headers=headers, timeout=30))
+        http = httpx.Client(base_url=self.url, headers=headers, timeout=30)
+        return ChunkClient(http, user_id)
 
 
 @dataclass
@@ -246,8 +247,9 @@ def settings_for(data_dir: Path, **overrides: Any) -> Settings:
 class ChunkClient:
     """The chunk protocol as the contract describes it, one request per call."""
 
-    def __init__(self, http: httpx.Client) -> None:
+    def __init__(self, http: httpx.Client, user_id: int | None = None) -> None:
         self.http = http
+        self.user_id = user_id  # whose token it sends (None: no token)
 
     def close(self) -> None:
         self.http.close()
@@ -359,6 +361,23 @@ def start_upload(client: ChunkClient, total: int = 300, size: int = 100, **kw: A
     assert response.status_code == 201, response.text
     upload_id: str = response.json()["upload_id"]
     return upload_id
+
+
+def metric(text: str, name: str) -> float:
+    """One sample of a Prometheus text exposition (0 when absent)."""
+    match = re.search(rf"^{re.escape(name)} ([0-9.e+]+)$", text, re.M)
+    return float(match.group(1)) if match else 0.0
+
+
+def metrics_delta(
+    http: httpx.Client, names: list[str], action: Callable[[], object]
+) -> list[float]:
+    """How much each of ``names`` grew on the server's ``/metrics`` while ``action`` ran:
+    counters of a shared server also count other tests' requests, so tests compare."""
+    before = http.get("/metrics").text
+    action()
+    after = http.get("/metrics").text
+    return [metric(after, name) - metric(before, name) for name in names]
 
 
 def md5_of(data: bytes) -> str:

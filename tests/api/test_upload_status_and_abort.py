@@ -111,12 +111,14 @@ def test_status_of_other_users_upload_is_404(client: ChunkClient, other_client: 
     assert_error(other_client.status(upload_id), 404, "upload_not_found")
 
 
+@pytest.mark.own_server  # moves the server's clock
 def test_status_after_expiry_is_410(server: LiveServer, client: ChunkClient):
     upload_id = start_upload(client)
     server.clock.advance(timedelta(hours=24, seconds=1))
     assert_error(client.status(upload_id), 410, "upload_expired")
 
 
+@pytest.mark.own_server  # moves the server's clock
 def test_status_of_other_users_expired_upload_is_404(
     server: LiveServer, client: ChunkClient, other_client: ChunkClient
 ):
@@ -135,9 +137,11 @@ def collecting_server(tmp_path: Path) -> Iterator[LiveServer]:
     live.stop()
 
 
-def test_expired_upload_answers_410_for_seven_days_then_404(collecting_server: LiveServer):
+def test_expired_upload_answers_410_for_seven_days_then_404(
+    collecting_server: LiveServer, user_id: int
+):
     server = collecting_server
-    with server.client(1) as client:
+    with server.client(user_id) as client:
         upload_id = start_upload(client)
         assert server.chunk_objects(upload_id)
         server.clock.advance(timedelta(hours=24, seconds=1))
