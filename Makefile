@@ -15,8 +15,10 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/chunkup serve $(ARGS)
 
-test: $(STAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+test: $(STAMP)  # provision npm packages + Chromium, then 2 workers, one module each at a time
+	$(BIN)/python -m tests.provision
+	$(BIN)/python -m pytest -n $(or $(TEST_WORKERS),2) --dist loadscope \
+		--cov --cov-branch --cov-report=term $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests

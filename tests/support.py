@@ -13,7 +13,6 @@ import hashlib
 import io
 import os
 import re
-import shutil
 import socket
 import subprocess
 import threading
@@ -454,15 +453,12 @@ NODE_DIR = Path(__file__).resolve().parent / "node"
 
 
 def node_packages(package: str) -> Path:
-    """``tests/node`` with its locked npm packages installed (``npm ci`` once);
-    ``package`` is one of them, checked to decide whether to install."""
-    if not (NODE_DIR / "node_modules" / package).is_dir():
-        npm = shutil.which("npm")
-        assert npm, "node is installed but npm is not"
-        subprocess.run(
-            [npm, "ci", "--prefix", str(NODE_DIR), "--no-audit", "--no-fund"],
-            check=True,
-            capture_output=True,
-            timeout=300,
-        )
+    """``tests/node`` with its locked npm packages, as ``make test`` provisions them
+    (``tests/provision.py``); skips the test (fails it under CI) when they are not
+    installed. ``package`` names the one the caller needs, for the message."""
+    from tests.provision import node_packages_missing, unprovisioned
+
+    reason = node_packages_missing(NODE_DIR)
+    if reason is not None:
+        unprovisioned(f"{reason} (needed: {package})")
     return NODE_DIR

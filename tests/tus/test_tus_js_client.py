@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -15,7 +14,6 @@ from tests.support import NODE_DIR, LiveServer, node_packages, noise_image, pdf_
 SCRIPT = NODE_DIR / "tus_upload.mjs"
 pytestmark = [
     pytest.mark.node,
-    pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed"),
 ]
 
 
