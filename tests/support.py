@@ -70,6 +70,7 @@ class LiveServer:
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self._gc_rounds, self._gc_done, self._gc_counted = 0, threading.Condition(), False
 
     @property
     def url(self) -> str:
@@ -87,6 +88,28 @@ class LiveServer:
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=20)
+
+    def wait_gc_rounds(self, rounds: int, timeout: float = 30) -> None:
+        """Block until the server's background garbage collector has finished ``rounds``
+        more rounds: an event to wait for, where a sleep would only hope for them."""
+        if not self._gc_counted:
+            gc = self.server.config.app.state.services.gc
+            collect = gc.collect
+
+            async def counted(**kwargs: Any) -> Any:
+                try:
+                    return await collect(**kwargs)
+                finally:
+                    with self._gc_done:
+                        self._gc_rounds += 1
+                        self._gc_done.notify_all()
+
+            gc.collect = counted
+            self._gc_counted = True
+        with self._gc_done:
+            target = self._gc_rounds + rounds
+            if not self._gc_done.wait_for(lambda: self._gc_rounds >= target, timeout):
+                raise TimeoutError(f"the garbage collector did not finish {rounds} rounds")
 
     def chunk_objects(self, upload_id: str) -> list[str]:
         """The names of the objects stored for ``upload_id``'s chunks, on any backend."""

@@ -29,9 +29,12 @@ def send_half_and_hang_up(tus: Tus, url: str, data: bytes, sent: int, extra: str
         f"{extra}"
         f"Content-Length: {len(data)}\r\n\r\n"
     ).encode()
-    with socket.create_connection(("127.0.0.1", server.port)) as sock:
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
         sock.sendall(head + data[:sent])
-        time.sleep(0.3)  # let the server take the bytes before the connection drops
+        sock.shutdown(socket.SHUT_WR)  # the end of the body, after every byte sent
+        # the server hangs up once it read that end: the bytes before it reached it
+        while sock.recv(65536):
+            pass
 
 
 def wait_for_offset(tus: Tus, url: str, at_least: int) -> int:
