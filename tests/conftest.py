@@ -135,12 +135,13 @@ def server(request: pytest.FixtureRequest, backend_name: str) -> Iterator[LiveSe
     if request.node.get_closest_marker("own_server"):
         overrides: dict[str, str] = request.getfixturevalue("backend")
         tmp_path: Path = request.getfixturevalue("tmp_path")
-        live = LiveServer(settings_for(tmp_path / "data", **overrides)).start()
-        yield live
+        live = LiveServer(settings_for(tmp_path / "data", **overrides), user=new_user_id())
+        yield live.start()
         live.stop()
         return
     shared: LiveServer = request.getfixturevalue("shared_server")
     before = shared.clock.now
+    shared.user = new_user_id()  # server.token() and server.client() are this test's user
     yield shared
     if shared.clock.now != before:
         shared.clock.now = before  # the module's other tests keep a sane clock
@@ -151,9 +152,9 @@ def server(request: pytest.FixtureRequest, backend_name: str) -> Iterator[LiveSe
 
 
 @pytest.fixture
-def user_id() -> int:
-    """A user of this test's own: nobody else's uploads, media or limits."""
-    return next(_user_ids)
+def user_id(server: LiveServer) -> int:
+    """The test's own user (``server.user``): nobody else's uploads, media or limits."""
+    return server.user
 
 
 def new_user_id() -> int:
@@ -162,8 +163,9 @@ def new_user_id() -> int:
 
 
 @pytest.fixture
-def client(server: LiveServer, user_id: int) -> Iterator[ChunkClient]:
-    with server.client(user_id) as c:
+def client(server: LiveServer) -> Iterator[ChunkClient]:
+    """A chunk client as the test's user."""
+    with server.client() as c:
         yield c
 
 

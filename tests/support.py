@@ -8,6 +8,7 @@ clock or hand it a storage that fails on purpose.
 from __future__ import annotations
 
 import asyncio
+import enum
 import errno
 import hashlib
 import io
@@ -56,12 +57,22 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+class Default(enum.Enum):
+    """The "not given" of ``LiveServer.client``, where None already means "no token"."""
+
+    USER = "the server's user"
+
+
 @dataclass
 class LiveServer:
+    """``user`` is the user a token or client stands for when none is named: the
+    ``server`` fixture makes it a fresh one for every test sharing the server."""
+
     settings: Settings
     clock: FakeClock = field(default_factory=FakeClock)
     storage: Storage | None = None
     port: int = field(default_factory=free_port)
+    user: int = 1
 
     def __post_init__(self) -> None:
         app = create_app(self.settings, clock=self.clock, storage=self.storage)
@@ -130,13 +141,17 @@ class LiveServer:
     def unreferenced_chunk_bytes(self, upload_id: str) -> int:
         return StoredData(self.settings).unreferenced_bytes(upload_id)
 
-    def token(self, user_id: int = 1, **claims: Any) -> str:
-        return mint_token(SECRET, user_id) if not claims else _token_with(user_id, claims)
+    def token(self, user_id: int | None = None, **claims: Any) -> str:
+        """A token for ``user_id``, by default the server's ``user`` (the test's own)."""
+        user = self.user if user_id is None else user_id
+        return mint_token(SECRET, user) if not claims else _token_with(user, claims)
 
-    def client(self, user_id: int | None = 1) -> ChunkClient:
-        headers = {"Authorization": f"Bearer {self.token(user_id)}"} if user_id is not None else {}
+    def client(self, user_id: int | None | Default = Default.USER) -> ChunkClient:
+        """A chunk client as ``user_id`` (by default the server's ``user``; None: no token)."""
+        user = self.user if user_id is Default.USER else user_id
+        headers = {"Authorization": f"Bearer {self.token(user)}"} if user is not None else {}
         http = httpx.Client(base_url=self.url, headers=headers, timeout=30)
-        return ChunkClient(http, user_id)
+        return ChunkClient(http, user)
 
 
 @dataclass
