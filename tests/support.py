@@ -36,6 +36,7 @@ from chunkup.settings import Settings
 from chunkup.storage import Storage
 
 CHUNK = 204800
+START_TIMEOUT = 90  # seconds a server process may take to answer
 T = TypeVar("T")
 SECRET = "test-secret-test-secret-test-secret"
 
@@ -469,21 +470,28 @@ class ServerProcess:
             stdout=self.log,
             stderr=subprocess.STDOUT,
         )
-        deadline = time.monotonic() + 30
+        # a generous deadline: on a busy shared machine start-up alone has taken 30 s
+        deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
+                self.log.close()
                 raise RuntimeError(f"server exited: {(self.cwd / self.log.name).read_text()}")
             try:
                 httpx.get(f"{self.url}/openapi.json", timeout=1)
                 return self
             except httpx.TransportError:
-                time.sleep(0.05)
-        raise RuntimeError("server did not answer in 30 s")
+                time.sleep(0.05)  # an external process: polled, with a deadline
+        self.stop()  # never leave a server that did not come up running
+        raise RuntimeError(f"server did not answer in {START_TIMEOUT} s")
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
-            self.process.wait(timeout=30)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()  # a worker hung in its shutdown: the data is throwaway
+                self.process.wait(timeout=10)
         self.log.close()
 
 
