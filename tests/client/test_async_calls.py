@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from chunkup.client import AsyncClient, BadRequest, NotFound, PermissionDenied, ResumeFile
+from tests.client.test_resume import MemoryStore
 from tests.support import CHUNK, LiveServer, noise_image, pdf_document
 
 # the SDK speaks HTTP: what it is tested for does not depend on the server's backend
@@ -54,9 +55,7 @@ async def test_an_upload_id_resumes_with_only_the_missing_chunks(
         assert await client.upload(path, upload_id=upload_id) == media
 
 
-async def test_a_remembered_upload_is_forgotten_once_done(
-    server: LiveServer, tmp_path: Path
-):
+async def test_a_remembered_upload_is_forgotten_once_done(server: LiveServer, tmp_path: Path):
     data = noise_image(300, 300)
     path = tmp_path / "remembered.png"
     path.write_bytes(data)
@@ -87,3 +86,41 @@ async def _started(server: LiveServer, path: Path) -> str:
         response = raw.chunk(b"x" * 10, 0, 20, filename=path.name, field="document")
     upload_id: str = response.json()["upload_id"]
     return upload_id
+
+
+async def test_a_range_conflict_is_settled_by_the_status_and_an_abort_stops_the_upload(
+    server: LiveServer, photo: Path
+):
+    """Someone else stores bytes across two of our chunks: each 409 is settled by asking
+    the server; then an upload aborted under the client fails with the server's answer."""
+    data = photo.read_bytes()
+    store = MemoryStore()
+    meddled = False
+
+    def meddle(_done: int, _total: int) -> None:
+        nonlocal meddled
+        if not meddled:  # the upload exists, the rest is not sent yet
+            meddled = True
+            start, end = CHUNK + 1000, 2 * CHUNK + 999
+            with server.client() as raw:
+                answer = raw.chunk(
+                    data[start : end + 1], start, len(data), upload_id=store.history[0]
+                )
+                assert answer.status_code == 201, answer.text
+
+    async with AsyncClient(server.url, server.token()) as client:
+        media = await client.upload(photo, parallel=1, progress=meddle, resume=store)
+        assert media.size == len(data)
+
+        aborted = False
+
+        def abort(_done: int, _total: int) -> None:
+            nonlocal aborted
+            if not aborted:
+                aborted = True
+                with server.client() as raw:
+                    upload_id = store.history[-1]
+                    assert raw.http.delete(f"/api/v2/media/upload/{upload_id}/").status_code == 204
+
+        with pytest.raises(NotFound):
+            await client.upload(photo, parallel=2, progress=abort, resume=store)
