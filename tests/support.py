@@ -76,7 +76,7 @@ class LiveServer:
     user: int = 1
 
     def __post_init__(self) -> None:
-        app = create_app(self.settings, clock=self.clock, storage=self.storage)
+        self.app = app = create_app(self.settings, clock=self.clock, storage=self.storage)
         config = uvicorn.Config(
             app, host="127.0.0.1", port=self.port, lifespan="on", **uvicorn_options("warning")
         )
@@ -105,7 +105,7 @@ class LiveServer:
         """Block until the server's background garbage collector has finished ``rounds``
         more rounds: an event to wait for, where a sleep would only hope for them."""
         if not self._gc_counted:
-            gc = self.server.config.app.state.services.gc
+            gc = self.app.state.services.gc
             collect = gc.collect
 
             async def counted(**kwargs: Any) -> Any:
