@@ -36,9 +36,11 @@ $(RUN_STAMP): pyproject.toml requirements/run.txt
 run: $(RUN_STAMP)
 	$(BIN)/chunkup serve $(ARGS)
 
-## make test    run the test suite (PYTEST_ARGS="tests/api -x ..." narrows it)
-test: $(STAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+## make test    run the test suite: provisioning, 2 xdist workers, branch coverage (PYTEST_ARGS="tests/api -x ..." narrows it)
+test: $(STAMP)  # provision npm packages + Chromium, then 2 workers, one module each at a time
+	$(BIN)/python -m tests.provision
+	$(BIN)/python -m pytest -n $(or $(TEST_WORKERS),2) --dist loadscope \
+		--cov --cov-branch --cov-report=term $(PYTEST_ARGS)
 
 ## make lint    ruff (lint and format check) and mypy --strict over src/
 lint: $(STAMP)

@@ -8,12 +8,12 @@ clock or hand it a storage that fails on purpose.
 from __future__ import annotations
 
 import asyncio
+import enum
 import errno
 import hashlib
 import io
 import os
 import re
-import shutil
 import socket
 import subprocess
 import threading
@@ -36,6 +36,7 @@ from chunkup.settings import Settings
 from chunkup.storage import Storage
 
 CHUNK = 204800
+START_TIMEOUT = 90  # seconds a server process may take to answer
 T = TypeVar("T")
 SECRET = "test-secret-test-secret-test-secret"
 
@@ -57,15 +58,25 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+class Default(enum.Enum):
+    """The "not given" of ``LiveServer.client``, where None already means "no token"."""
+
+    USER = "the server's user"
+
+
 @dataclass
 class LiveServer:
+    """``user`` is the user a token or client stands for when none is named: the
+    ``server`` fixture makes it a fresh one for every test sharing the server."""
+
     settings: Settings
     clock: FakeClock = field(default_factory=FakeClock)
     storage: Storage | None = None
     port: int = field(default_factory=free_port)
+    user: int = 1
 
     def __post_init__(self) -> None:
-        app = create_app(self.settings, clock=self.clock, storage=self.storage)
+        self.app = app = create_app(self.settings, clock=self.clock, storage=self.storage)
         config = uvicorn.Config(
             app,
             host="127.0.0.1",
@@ -75,6 +86,7 @@ class LiveServer:
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self._gc_rounds, self._gc_done, self._gc_counted = 0, threading.Condition(), False
 
     @property
     def url(self) -> str:
@@ -92,6 +104,28 @@ class LiveServer:
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=20)
+
+    def wait_gc_rounds(self, rounds: int, timeout: float = 30) -> None:
+        """Block until the server's background garbage collector has finished ``rounds``
+        more rounds: an event to wait for, where a sleep would only hope for them."""
+        if not self._gc_counted:
+            gc = self.app.state.services.gc
+            collect = gc.collect
+
+            async def counted(**kwargs: Any) -> Any:
+                try:
+                    return await collect(**kwargs)
+                finally:
+                    with self._gc_done:
+                        self._gc_rounds += 1
+                        self._gc_done.notify_all()
+
+            gc.collect = counted
+            self._gc_counted = True
+        with self._gc_done:
+            target = self._gc_rounds + rounds
+            if not self._gc_done.wait_for(lambda: self._gc_rounds >= target, timeout):
+                raise TimeoutError(f"the garbage collector did not finish {rounds} rounds")
 
     def chunk_objects(self, upload_id: str) -> list[str]:
         """The names of the objects stored for ``upload_id``'s chunks, on any backend."""
@@ -112,12 +146,17 @@ class LiveServer:
     def unreferenced_chunk_bytes(self, upload_id: str) -> int:
         return StoredData(self.settings).unreferenced_bytes(upload_id)
 
-    def token(self, user_id: int = 1, **claims: Any) -> str:
-        return mint_token(SECRET, user_id) if not claims else _token_with(user_id, claims)
+    def token(self, user_id: int | None = None, **claims: Any) -> str:
+        """A token for ``user_id``, by default the server's ``user`` (the test's own)."""
+        user = self.user if user_id is None else user_id
+        return mint_token(SECRET, user) if not claims else _token_with(user, claims)
 
-    def client(self, user_id: int | None = 1) -> ChunkClient:
-        headers = {"Authorization": f"Bearer {self.token(user_id)}"} if user_id is not None else {}
-        return ChunkClient(httpx.Client(base_url=self.url, headers=headers, timeout=30))
+    def client(self, user_id: int | None | Default = Default.USER) -> ChunkClient:
+        """A chunk client as ``user_id`` (by default the server's ``user``; None: no token)."""
+        user = self.user if user_id is Default.USER else user_id
+        headers = {"Authorization": f"Bearer {self.token(user)}"} if user is not None else {}
+        http = httpx.Client(base_url=self.url, headers=headers, timeout=30)
+        return ChunkClient(http, user)
 
 
 @dataclass
@@ -250,8 +289,9 @@ def settings_for(data_dir: Path, **overrides: Any) -> Settings:
 class ChunkClient:
     """The chunk protocol as the contract describes it, one request per call."""
 
-    def __init__(self, http: httpx.Client) -> None:
+    def __init__(self, http: httpx.Client, user_id: int | None = None) -> None:
         self.http = http
+        self.user_id = user_id  # whose token it sends (None: no token)
 
     def close(self) -> None:
         self.http.close()
@@ -377,6 +417,23 @@ def starts_like(data: bytes, field: str = "image") -> bytes:
     return signature[: len(data)] + data[len(signature) :]
 
 
+def metric(text: str, name: str) -> float:
+    """One sample of a Prometheus text exposition (0 when absent)."""
+    match = re.search(rf"^{re.escape(name)} ([0-9.e+]+)$", text, re.M)
+    return float(match.group(1)) if match else 0.0
+
+
+def metrics_delta(
+    http: httpx.Client, names: list[str], action: Callable[[], object]
+) -> list[float]:
+    """How much each of ``names`` grew on the server's ``/metrics`` while ``action`` ran:
+    counters of a shared server also count other tests' requests, so tests compare."""
+    before = http.get("/metrics").text
+    action()
+    after = http.get("/metrics").text
+    return [metric(after, name) - metric(before, name) for name in names]
+
+
 def md5_of(data: bytes) -> str:
     return hashlib.md5(data).hexdigest()
 
@@ -429,21 +486,28 @@ class ServerProcess:
             stdout=self.log,
             stderr=subprocess.STDOUT,
         )
-        deadline = time.monotonic() + 30
+        # a generous deadline: on a busy shared machine start-up alone has taken 30 s
+        deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
+                self.log.close()
                 raise RuntimeError(f"server exited: {(self.cwd / self.log.name).read_text()}")
             try:
                 httpx.get(f"{self.url}/openapi.json", timeout=1)
                 return self
             except httpx.TransportError:
-                time.sleep(0.05)
-        raise RuntimeError("server did not answer in 30 s")
+                time.sleep(0.05)  # an external process: polled, with a deadline
+        self.stop()  # never leave a server that did not come up running
+        raise RuntimeError(f"server did not answer in {START_TIMEOUT} s")
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
-            self.process.wait(timeout=30)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()  # a worker hung in its shutdown: the data is throwaway
+                self.process.wait(timeout=10)
         self.log.close()
 
 
@@ -451,15 +515,12 @@ NODE_DIR = Path(__file__).resolve().parent / "node"
 
 
 def node_packages(package: str) -> Path:
-    """``tests/node`` with its locked npm packages installed (``npm ci`` once);
-    ``package`` is one of them, checked to decide whether to install."""
-    if not (NODE_DIR / "node_modules" / package).is_dir():
-        npm = shutil.which("npm")
-        assert npm, "node is installed but npm is not"
-        subprocess.run(
-            [npm, "ci", "--prefix", str(NODE_DIR), "--no-audit", "--no-fund"],
-            check=True,
-            capture_output=True,
-            timeout=300,
-        )
+    """``tests/node`` with its locked npm packages, as ``make test`` provisions them
+    (``tests/provision.py``); skips the test (fails it under CI) when they are not
+    installed. ``package`` names the one the caller needs, for the message."""
+    from tests.provision import node_packages_missing, unprovisioned
+
+    reason = node_packages_missing(NODE_DIR)
+    if reason is not None:
+        unprovisioned(f"{reason} (needed: {package})")
     return NODE_DIR

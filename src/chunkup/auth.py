@@ -32,7 +32,8 @@ def load_or_create_secret(settings: Settings) -> str:
         return settings.jwt_secret.get_secret_value()
     path = settings.data_dir / "jwt-secret"
     try:
-        return path.read_text().strip()
+        # an empty file is another process's secret still being written: wait for it
+        return path.read_text().strip() or _wait_for(path)
     except FileNotFoundError:
         pass
     path.parent.mkdir(parents=True, exist_ok=True)

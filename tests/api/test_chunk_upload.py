@@ -173,11 +173,11 @@ def test_chunk_of_exactly_the_limit_is_accepted(client: ChunkClient):
     assert response.json()["offset"] == str(CHUNK)
 
 
-def test_content_length_far_beyond_a_chunk_is_413_before_reading(server: LiveServer):
+def test_content_length_far_beyond_a_chunk_is_413_before_reading(server: LiveServer, user_id: int):
     head = (
         f"POST {URL} HTTP/1.1\r\n"
         f"Host: 127.0.0.1:{server.port}\r\n"
-        f"Authorization: Bearer {server.token(1)}\r\n"
+        f"Authorization: Bearer {server.token(user_id)}\r\n"
         "Content-Range: bytes 0-9/100\r\n"
         f"Content-Type: multipart/form-data; boundary={BOUNDARY}\r\n"
         "Content-Length: 10000000000\r\n"
@@ -267,6 +267,7 @@ def test_sql_or_path_fragment_upload_ids_are_404(
     assert not (data_dir / "storage" / "x").exists()
 
 
+@pytest.mark.own_server  # moves the server's clock
 def test_expired_upload_is_410(server: LiveServer, client: ChunkClient):
     upload_id = start_upload(client)
     server.clock.advance(timedelta(hours=24, seconds=1))
@@ -274,6 +275,7 @@ def test_expired_upload_is_410(server: LiveServer, client: ChunkClient):
     assert_error(response, 410, "upload_expired")
 
 
+@pytest.mark.own_server  # moves the server's clock
 def test_upload_just_before_its_expiry_still_accepts_chunks(
     server: LiveServer, client: ChunkClient
 ):
@@ -374,6 +376,7 @@ def test_expires_is_clamped_to_the_server_maximum(server: LiveServer, client: Ch
     assert parse_expires(response.json()["expires"]) == created + timedelta(hours=24)
 
 
+@pytest.mark.own_server  # moves the server's clock
 def test_expires_on_a_later_chunk_cannot_extend_past_24h_from_the_first(
     server: LiveServer, client: ChunkClient
 ):
@@ -386,6 +389,7 @@ def test_expires_on_a_later_chunk_cannot_extend_past_24h_from_the_first(
     assert parse_expires(response.json()["expires"]) == created + timedelta(hours=24)
 
 
+@pytest.mark.own_server  # moves the server's clock
 @pytest.mark.parametrize("offset", ["Z", "+00:00", "+02:00", "-05:30"])
 def test_requested_expires_shorter_is_honoured(
     server: LiveServer, client: ChunkClient, offset: str

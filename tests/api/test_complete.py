@@ -96,6 +96,7 @@ def test_complete_of_another_users_completed_upload_is_404_upload_not_found(
     assert_error(response, 404, "upload_not_found")
 
 
+@pytest.mark.own_server  # moves the server's clock
 def test_complete_after_24_hours_and_1_second_is_410_upload_expired(
     server: LiveServer, client: ChunkClient
 ):
@@ -106,6 +107,7 @@ def test_complete_after_24_hours_and_1_second_is_410_upload_expired(
     assert_error(response, 410, "upload_expired")
 
 
+@pytest.mark.own_server  # moves the server's clock
 def test_complete_just_before_24_hours_still_succeeds(server: LiveServer, client: ChunkClient):
     data = small_png()
     upload_id = client.upload_chunks(data)
@@ -314,11 +316,11 @@ def test_completing_twice_returns_201_and_the_same_media(client: ChunkClient):
 
 
 def test_ten_concurrent_completes_all_return_the_one_same_media(
-    server: LiveServer, client: ChunkClient
+    server: LiveServer, client: ChunkClient, user_id: int
 ):
     data = noise_image(300, 300)
     upload_id = client.upload_chunks(data)
-    token = server.token(1)
+    token = server.token(user_id)
     barrier = threading.Barrier(10)
     results: list[httpx.Response | BaseException] = [None] * 10  # type: ignore[list-item]
 

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 
 from tests.support import ChunkClient, LiveServer, starts_like
+
+# what is tested here does not touch the database or storage
+pytestmark = pytest.mark.backend_agnostic
 
 ORIGIN = "http://example.test"
 CHUNK_URL = "/api/v2/media/upload/chunk/"

@@ -101,6 +101,7 @@ def test_delete_of_unknown_media_is_404_media_not_found(client: ChunkClient):
 # -- the list --------------------------------------------------------------------------------
 
 
+@pytest.mark.own_server  # three media a second apart: moves the clock
 def test_list_holds_only_the_callers_media(
     client: ChunkClient, other_client: ChunkClient, three: list[dict]
 ):
@@ -114,11 +115,13 @@ def test_list_holds_only_the_callers_media(
     assert [m["id"] for m in others["results"]] == [theirs["id"]]
 
 
+@pytest.mark.own_server  # three media a second apart: moves the clock
 def test_list_is_newest_first(client: ChunkClient, three: list[dict]):
     listing = client.http.get(MEDIA).json()
     assert [m["id"] for m in listing["results"]] == [m["id"] for m in reversed(three)]
 
 
+@pytest.mark.own_server  # three media a second apart: moves the clock
 def test_list_without_parameters_has_no_next_or_previous(client: ChunkClient, three: list[dict]):
     listing = client.http.get(MEDIA).json()
     assert set(listing) == {"count", "next", "previous", "results"}
@@ -133,6 +136,7 @@ def test_list_of_a_user_with_no_media_is_empty(client: ChunkClient):
     assert response.json() == {"count": 0, "next": None, "previous": None, "results": []}
 
 
+@pytest.mark.own_server  # three media a second apart: moves the clock
 def test_list_first_page_of_limit_2_has_next_and_no_previous(
     client: ChunkClient, three: list[dict]
 ):
@@ -146,6 +150,7 @@ def test_list_first_page_of_limit_2_has_next_and_no_previous(
     assert query(page["next"]) == {"limit": ["2"], "offset": ["2"]}
 
 
+@pytest.mark.own_server  # three media a second apart: moves the clock
 def test_list_next_link_leads_to_the_last_page(client: ChunkClient, three: list[dict]):
     first = client.http.get(MEDIA, params={"limit": 2}).json()
     response = client.http.get(first["next"])
@@ -153,6 +158,7 @@ def test_list_next_link_leads_to_the_last_page(client: ChunkClient, three: list[
     assert [m["id"] for m in response.json()["results"]] == [three[0]["id"]]
 
 
+@pytest.mark.own_server  # three media a second apart: moves the clock
 def test_list_page_at_offset_2_has_previous_and_no_next(client: ChunkClient, three: list[dict]):
     response = client.http.get(MEDIA, params={"limit": 2, "offset": 2})
     assert response.status_code == 200, response.text
@@ -167,6 +173,7 @@ def test_list_page_at_offset_2_has_previous_and_no_next(client: ChunkClient, thr
     assert previous.get("offset", ["0"]) == ["0"]
 
 
+@pytest.mark.own_server  # three media a second apart: moves the clock
 def test_list_with_offset_2_and_the_default_limit_has_previous(
     client: ChunkClient, three: list[dict]
 ):

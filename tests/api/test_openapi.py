@@ -9,6 +9,9 @@ import pytest
 
 from tests.support import LiveServer
 
+# what is tested here does not touch the database or storage
+pytestmark = pytest.mark.backend_agnostic
+
 # every endpoint of API.md (path parameters compared by position, not by name)
 ENDPOINTS = [
     ("post", "/api/v2/media/upload/chunk/"),

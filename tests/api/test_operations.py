@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import re
 
-from tests.support import ChunkClient, LiveServer
+import pytest
+
+from tests.support import ChunkClient, LiveServer, metrics_delta
+
+pytestmark = pytest.mark.backend_agnostic
 
 
 def test_healthz_answers_without_a_token(server: LiveServer, client: ChunkClient):
@@ -18,20 +22,20 @@ def test_readyz_reports_database_and_storage(client: ChunkClient):
     assert response.json() == {"status": "ok", "database": "ok", "storage": "ok"}
 
 
-def metric(text: str, name: str) -> float:
-    match = re.search(rf"^{re.escape(name)} ([0-9.e+]+)$", text, re.M)
-    return float(match.group(1)) if match else 0.0
-
-
 def test_metrics_count_chunks_bytes_completions_and_error_codes(client: ChunkClient):
-    client.upload(b"%PDF-1.4 not really", field="document", type_="doc")  # invalid_document
-    client.status("0" * 32)  # upload_not_found
-    text = client.http.get("/metrics").text
-    assert metric(text, "chunkup_chunks_total") == 1
-    assert metric(text, "chunkup_chunk_bytes_total") == len(b"%PDF-1.4 not really")
-    assert metric(text, 'chunkup_errors_total{code="invalid_document"}') == 1
-    assert metric(text, 'chunkup_errors_total{code="upload_not_found"}') == 1
-    assert 'route="/api/v2/media/upload/chunk/"' in text
+    def requests() -> None:
+        client.upload(b"%PDF-1.4 not really", field="document", type_="doc")  # invalid_document
+        client.status("0" * 32)  # upload_not_found
+
+    names = [
+        "chunkup_chunks_total",
+        "chunkup_chunk_bytes_total",
+        'chunkup_errors_total{code="invalid_document"}',
+        'chunkup_errors_total{code="upload_not_found"}',
+    ]
+    grown = metrics_delta(client.http, names, requests)
+    assert grown == [1, len(b"%PDF-1.4 not really"), 1, 1]
+    assert 'route="/api/v2/media/upload/chunk/"' in client.http.get("/metrics").text
 
 
 def test_every_response_carries_a_request_id(client: ChunkClient):

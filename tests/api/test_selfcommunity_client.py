@@ -8,7 +8,6 @@ for what they send and the one configuration call the library needs.
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -19,7 +18,6 @@ from tests.support import NODE_DIR, LiveServer, node_packages, noise_image, pdf_
 
 pytestmark = [
     pytest.mark.node,
-    pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed"),
 ]
 
 

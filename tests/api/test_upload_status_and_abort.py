@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -27,15 +26,6 @@ UNKNOWN_ID = "0123456789abcdef0123456789abcdef"
 
 def url(upload_id: str) -> str:
     return f"/api/v2/media/upload/{upload_id}/"
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 10) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return condition()
 
 
 # -- GET: status -------------------------------------------------------------------------
@@ -112,12 +102,14 @@ def test_status_of_other_users_upload_is_404(client: ChunkClient, other_client: 
     assert_error(other_client.status(upload_id), 404, "upload_not_found")
 
 
+@pytest.mark.own_server  # moves the server's clock
 def test_status_after_expiry_is_410(server: LiveServer, client: ChunkClient):
     upload_id = start_upload(client)
     server.clock.advance(timedelta(hours=24, seconds=1))
     assert_error(client.status(upload_id), 410, "upload_expired")
 
 
+@pytest.mark.own_server  # moves the server's clock
 def test_status_of_other_users_expired_upload_is_404(
     server: LiveServer, client: ChunkClient, other_client: ChunkClient
 ):
@@ -136,22 +128,25 @@ def collecting_server(tmp_path: Path) -> Iterator[LiveServer]:
     live.stop()
 
 
-def test_expired_upload_answers_410_for_seven_days_then_404(collecting_server: LiveServer):
+def test_expired_upload_answers_410_for_seven_days_then_404(
+    collecting_server: LiveServer, user_id: int
+):
     server = collecting_server
-    with server.client(1) as client:
+    with server.client(user_id) as client:
         upload_id = start_upload(client)
         assert server.chunk_objects(upload_id)
         server.clock.advance(timedelta(hours=24, seconds=1))
         assert_error(client.status(upload_id), 410, "upload_expired")
         # the collector marks it expired and drops its chunks, but it still answers 410
-        assert wait_for(lambda: not server.chunk_objects(upload_id))
+        server.wait_gc_rounds(2)  # the second one began after the clock moved
+        assert not server.chunk_objects(upload_id)
         server.clock.advance(timedelta(days=6, hours=23))
-        time.sleep(0.5)  # several collector rounds
+        server.wait_gc_rounds(3)  # none of them may forget it yet
         assert_error(client.status(upload_id), 410, "upload_expired")
         chunk = client.chunk(b"b" * 100, 100, 300, upload_id=upload_id)
         assert_error(chunk, 410, "upload_expired")
         server.clock.advance(timedelta(hours=1, seconds=1))
-        assert wait_for(lambda: client.status(upload_id).status_code == 404)
+        server.wait_gc_rounds(2)
         assert_error(client.status(upload_id), 404, "upload_not_found")
 
 

@@ -1,15 +1,13 @@
 """Fixtures for the web page: Debian's Chromium driven by Playwright, and servers.
 
-Chromium comes from Debian's ``chromium`` package, installed here if missing
-(Playwright's own browser download cannot work on a closed network). Where it
-cannot be installed the browser tests are skipped, saying why.
+Chromium comes from Debian's ``chromium`` package, which ``make test`` installs
+before pytest starts when it is missing (``tests/provision.py``; Playwright's own
+browser download cannot work on a closed network). Where it is not installed the
+browser tests are skipped, saying why (under ``CI=true`` they fail).
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,9 +15,9 @@ from typing import Any
 import pytest
 
 from tests.browser.static_origin import StaticOrigin
+from tests.provision import CHROMIUM, chromium_missing, unprovisioned
 from tests.support import LiveServer, settings_for
 
-CHROMIUM = Path("/usr/bin/chromium")
 # without the background-networking flags Chromium's own connections are refused here
 CHROMIUM_ARGS = [
     "--headless",
@@ -37,32 +35,12 @@ JS_DIR = Path(__file__).parent / "js"
 BUNDLES = ("src/uppy.js", "src/uploady.jsx")
 
 
-def _install_chromium() -> str | None:
-    """Install Debian's Chromium if it is missing; the reason it is not there, if any."""
-    if CHROMIUM.exists():
-        return None
-    if shutil.which("apt-get") is None:
-        return f"no {CHROMIUM} and no apt-get to install it"
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for command in (
-        ["apt-get", "update"],
-        ["apt-get", "install", "-y", "chromium", "chromium-driver"],
-    ):
-        try:
-            result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=900)
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            return f"`{' '.join(command)}` failed: {exc}"
-        if result.returncode != 0:
-            tail = (result.stderr or result.stdout).strip().splitlines()[-3:]
-            return f"`{' '.join(command)}` failed: {' / '.join(tail)}"
-    return None if CHROMIUM.exists() else f"chromium installed but {CHROMIUM} is missing"
-
-
 @pytest.fixture(scope="session")
 def chromium() -> Path:
-    reason = _install_chromium()
+    """Debian's Chromium, as ``make test`` provisions it (``tests/provision.py``)."""
+    reason = chromium_missing()
     if reason:
-        pytest.skip(f"browser tests need Debian's Chromium: {reason}")
+        unprovisioned(f"browser tests need Debian's Chromium: {reason}")
     return CHROMIUM
 
 

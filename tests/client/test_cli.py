@@ -11,9 +11,13 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.client.proxy import Proxy
 from tests.support import LiveServer, noise_image
+
+# the SDK speaks HTTP: what it is tested for does not depend on the server's backend
+pytestmark = pytest.mark.backend_agnostic
 
 
 def run_chunkup(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -29,7 +33,7 @@ def run_chunkup(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[
 def client_env(server: LiveServer, tmp_path: Path, url: str | None = None) -> dict[str, str]:
     return {
         "CHUNKUP_SERVER": url or server.url,
-        "CHUNKUP_TOKEN": server.token(1),
+        "CHUNKUP_TOKEN": server.token(),
         "CHUNKUP_STATE_FILE": str(tmp_path / "state" / "uploads.json"),
     }
 
@@ -59,7 +63,7 @@ def test_upload_takes_server_and_token_as_flags_and_the_type(
         "--server",
         server.url,
         "--token",
-        server.token(1),
+        server.token(),
         "--type",
         "eimage",
         "--no-progress",

@@ -13,6 +13,9 @@ from chunkup.client import AsyncClient, Client, Media, Retry
 from tests.client.proxy import Proxy
 from tests.support import LiveServer, md5_of, noise_image
 
+# the SDK speaks HTTP: what it is tested for does not depend on the server's backend
+pytestmark = pytest.mark.backend_agnostic
+
 QUICK_RETRY = Retry(attempts=10, backoff=0.05, max_backoff=0.5)
 
 
@@ -34,12 +37,12 @@ def test_an_upload_over_a_flaky_link_completes_with_the_right_md5(
     data = photo.read_bytes()
     with flaky_link(server) as proxy:
         if flavour == "sync":
-            with Client(proxy.url, server.token(1), retry=QUICK_RETRY) as client:
+            with Client(proxy.url, server.token(), retry=QUICK_RETRY) as client:
                 media = client.upload(photo, parallel=4)
         else:
 
             async def run() -> Media:
-                async with AsyncClient(proxy.url, server.token(1), retry=QUICK_RETRY) as client:
+                async with AsyncClient(proxy.url, server.token(), retry=QUICK_RETRY) as client:
                     return await client.upload(photo, parallel=4)
 
             media = asyncio.run(run())
@@ -58,7 +61,7 @@ def test_parallel_chunks_beat_one_at_a_time_over_a_link_with_latency(
     seconds: dict[int, float] = {}
     sending: dict[int, float] = {}  # until the last chunk is stored, before the completion
     with Proxy(local_server.port, latency=0.02) as proxy:
-        with Client(proxy.url, local_server.token(1)) as client:
+        with Client(proxy.url, local_server.token()) as client:
             for parallel in (1, 4):
                 marks: list[float] = []
                 started = time.perf_counter()

@@ -13,15 +13,18 @@ import pytest
 from chunkup.client import AsyncClient, Client, Media
 from tests.support import CHUNK, LiveServer, md5_of, noise_image
 
+# the SDK speaks HTTP: what it is tested for does not depend on the server's backend
+pytestmark = pytest.mark.backend_agnostic
+
 
 def upload_with(flavour: str, server: LiveServer, source: Any, **options: Any) -> Media:
     """One upload through the blocking or the asyncio client."""
     if flavour == "sync":
-        with Client(server.url, server.token(1)) as client:
+        with Client(server.url, server.token()) as client:
             return client.upload(source, **options)
 
     async def run() -> Media:
-        async with AsyncClient(server.url, server.token(1)) as client:
+        async with AsyncClient(server.url, server.token()) as client:
             return await client.upload(source, **options)
 
     return asyncio.run(run())
@@ -97,7 +100,7 @@ def test_arguments_that_cannot_work_are_refused_before_any_request(
 ):
     empty = tmp_path / "empty.png"
     empty.write_bytes(b"")
-    with Client(server.url, server.token(1)) as client:
+    with Client(server.url, server.token()) as client:
         with pytest.raises(ValueError, match="empty"):
             client.upload(empty)
         with pytest.raises(ValueError, match="type"):

@@ -103,9 +103,11 @@ def assert_all_accepted_or_conflict_with_offset(responses: list[httpx.Response])
             assert body["code"] == "range_conflict" and body["offset"].isdigit()
 
 
-def test_shuffled_chunks_each_retried_concurrently_assemble_exactly(server: LiveServer):
+def test_shuffled_chunks_each_retried_concurrently_assemble_exactly(
+    server: LiveServer, user_id: int
+):
     data = pdf_like(CHUNKS * CHUNK - 1234)
-    token = server.token(1)
+    token = server.token(user_id)
     first = post_chunk(server.url, token, data[:CHUNK], 0, len(data), None)
     upload_id = first.json()["upload_id"]
     with ThreadPoolExecutor(8) as pool:
@@ -122,10 +124,11 @@ def test_shuffled_chunks_each_retried_concurrently_assemble_exactly(server: Live
 
 def test_two_different_bodies_raced_for_one_range_leave_the_winners_bytes_whole(
     server: LiveServer,
+    user_id: int,
 ):
     size = 6 * CHUNK
     base = pdf_like(size)
-    token = server.token(1)
+    token = server.token(user_id)
     upload_id = post_chunk(server.url, token, base[:CHUNK], 0, size, None).json()["upload_id"]
     rivals = {
         start: (base[start : start + CHUNK], os.urandom(CHUNK))

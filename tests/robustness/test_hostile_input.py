@@ -489,7 +489,8 @@ def test_chunked_body_far_beyond_the_chunk_limit_is_cut_off_without_buffering(
     total = 50 * MiB
     before = reset_peak(pid)
     stop = threading.Event()
-    sent = 0
+    streamed_on = threading.Event()  # set once `streamed_on_until` bytes went out
+    sent, streamed_on_until = 0, total
 
     def stream(sock: socket.socket) -> None:
         nonlocal sent
@@ -504,10 +505,14 @@ def test_chunked_body_far_beyond_the_chunk_limit_is_cut_off_without_buffering(
             while not stop.is_set() and sent < total:
                 sock.sendall(block)
                 sent += 65536
+                if sent >= streamed_on_until:
+                    streamed_on.set()
             if sent >= total:
                 sock.sendall(te_chunk(f"\r\n--{BOUNDARY}--\r\n".encode()) + TE_END)
         except OSError:
             pass  # the server closed the connection after refusing: fine
+        finally:
+            streamed_on.set()  # nothing more will be sent
 
     started = time.monotonic()
     with connect(process.port) as sock:
@@ -518,8 +523,10 @@ def test_chunked_body_far_beyond_the_chunk_limit_is_cut_off_without_buffering(
             response = read_response(sock)
             elapsed = time.monotonic() - started
         finally:
-            # let it stream on for a moment: the server must discard, not collect
-            time.sleep(0.5)
+            # stream 4 MiB more after the answer (or until the server hangs up): the
+            # server must discard them, not collect them
+            streamed_on_until = sent + 4 * MiB
+            streamed_on.wait(SOCKET_TIMEOUT)
             stop.set()
             sender.join(timeout=SOCKET_TIMEOUT)
     after = memory_mib(pid)
@@ -1194,5 +1201,11 @@ def test_an_overlong_upload_id_on_complete_is_upload_not_found_in_every_encoding
     assert set(answers.values()) == {(404, "upload_not_found")}, answers
 
 
-def test_the_standing_upload_completes_after_all_the_hostile_ids(standing_upload: Bystander):
-    standing_upload.finish()
+def test_an_upload_standing_through_every_hostile_id_still_completes(live: LiveServer):
+    """Every hostile id on every call, then the upload in progress meanwhile completes:
+    in one test, so it means the same whatever runs before or after it."""
+    with Bystander(live.url, live.token(ATTACKER)) as bystander:
+        for upload_id in HOSTILE_IDS:
+            for call in ID_CALLS.values():
+                assert_error(call(live, upload_id), 404, "upload_not_found")
+        bystander.finish()

@@ -24,6 +24,7 @@ class Tus:
 
     def __init__(self, server: LiveServer, user_id: int = 1) -> None:
         self.server = server
+        self.user_id = user_id
         self.http = httpx.Client(
             base_url=server.url,
             headers={"Authorization": f"Bearer {server.token(user_id)}", "Tus-Resumable": "1.0.0"},
@@ -57,7 +58,8 @@ def upload_id_of(url: str) -> str:
 
 
 @pytest.fixture
-def tus(server: LiveServer) -> Iterator[Tus]:
-    client = Tus(server)
+def tus(server: LiveServer, user_id: int) -> Iterator[Tus]:
+    """Raw tus as the test's user (the same one ``client`` is)."""
+    client = Tus(server, user_id)
     yield client
     client.close()

@@ -7,19 +7,21 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import httpx
+import pytest
 
 from chunkup.services import Services
 from tests.support import LiveServer, assert_error, md5_of, pdf_document
 from tests.tus.conftest import Tus, metadata, upload_id_of
 
 
-def send_partials(server: LiveServer, data: bytes, count: int) -> list[str]:
-    """``count`` partial uploads of ``data``'s slices, each sent on its own connection."""
+def send_partials(tus: Tus, data: bytes, count: int) -> list[str]:
+    """``count`` partial uploads of ``data``'s slices, each sent on its own connection
+    as ``tus``'s user."""
     size = -(-len(data) // count)
     slices = [data[i : i + size] for i in range(0, len(data), size)]
 
     def send(piece: bytes) -> str:
-        client = Tus(server)
+        client = Tus(tus.server, tus.user_id)
         try:
             url = client.create_url(len(piece), **{"Upload-Concat": "partial"})
             response = client.patch(url, 0, piece)
@@ -32,9 +34,11 @@ def send_partials(server: LiveServer, data: bytes, count: int) -> list[str]:
         return list(pool.map(send, slices))
 
 
-def test_four_parallel_partials_and_a_final_make_one_media(tus: Tus, server: LiveServer):
+def test_four_parallel_partials_and_a_final_make_one_media(
+    tus: Tus, server: LiveServer, user_id: int
+):
     data = pdf_document(pages=2)
-    urls = send_partials(server, data, 4)
+    urls = send_partials(tus, data, 4)
     for url in urls:
         assert tus.head(url).headers["Upload-Concat"] == "partial"
     response = tus.http.post(
@@ -51,7 +55,7 @@ def test_four_parallel_partials_and_a_final_make_one_media(tus: Tus, server: Liv
     head = tus.head(final)
     assert head.headers["Upload-Offset"] == head.headers["Upload-Length"] == str(len(data))
     assert head.headers["Upload-Concat"] == "final;" + " ".join(urls)
-    with server.client(1) as client:
+    with server.client(user_id) as client:
         media = client.http.get(f"/api/v2/media/{media_id}/").json()
     assert (media["type"], media["title"], media["size"]) == ("doc", "joined.pdf", len(data))
     assert httpx.get(media["url"]).content == data
@@ -59,11 +63,12 @@ def test_four_parallel_partials_and_a_final_make_one_media(tus: Tus, server: Liv
     assert server.chunk_objects(upload_id_of(final)) == []
 
 
+@pytest.mark.own_server  # moves the server's clock
 def test_the_final_upload_is_completed_with_the_contract_and_gc_keeps_its_parts(
-    tus: Tus, server: LiveServer
+    tus: Tus, server: LiveServer, user_id: int
 ):
     data = pdf_document(pages=1)
-    urls = send_partials(server, data, 4)
+    urls = send_partials(tus, data, 4)
     final = tus.http.post(
         "/api/v2/media/tus/", headers={"Upload-Concat": "final;" + " ".join(urls)}
     ).headers["Location"]
@@ -71,14 +76,14 @@ def test_the_final_upload_is_completed_with_the_contract_and_gc_keeps_its_parts(
     # the partials are done: neither more bytes nor an abort can take their objects away
     assert_error(tus.http.delete(urls[0]), 400, "upload_completed")
     assert tus.patch(urls[1], 0, b"x").status_code == 400
-    with server.client(1) as client:
+    with server.client(user_id) as client:
         joined = client.complete(upload_id_of(urls[2]), md5_of(data), "doc")
     assert_error(joined, 400, "upload_completed")  # the final is the one to complete
 
     # two hours on, past the orphan sweep's grace: the final still needs the parts' objects
     server.clock.advance(timedelta(hours=2))
     _collect(server)
-    with server.client(1) as client:
+    with server.client(user_id) as client:
         completed = client.complete(upload_id_of(final), md5_of(data), "doc")
         assert completed.status_code == 201, completed.text
         assert httpx.get(completed.json()["url"]).content == data
@@ -97,7 +102,7 @@ def test_a_final_upload_needs_complete_partials_of_the_caller(tus: Tus, server: 
             "/api/v2/media/tus/", headers={"Upload-Concat": "final;" + " ".join(parts)}
         )
         assert response.status_code in (400, 404), (parts, response.text)
-    done = send_partials(server, b"d" * 300, 1)
+    done = send_partials(tus, b"d" * 300, 1)
     other = Tus(server, user_id=2)
     response = other.http.post("/api/v2/media/tus/", headers={"Upload-Concat": f"final;{done[0]}"})
     assert_error(response, 404, "upload_not_found")

@@ -7,6 +7,7 @@ import hashlib
 from email.utils import parsedate_to_datetime
 
 import httpx
+import pytest
 
 from tests.support import CHUNK, LiveServer, assert_error, settings_for
 from tests.tus.conftest import TUS, Tus, metadata, upload_id_of
@@ -130,7 +131,7 @@ def test_checksum_verified_over_the_whole_patch(tus: Tus, server: LiveServer):
         assert response.status_code == 204, response.text
 
 
-def test_checksum_mismatch_is_460_and_nothing_is_stored(tus: Tus, server: LiveServer):
+def test_checksum_mismatch_is_460_and_nothing_is_stored(tus: Tus, server: LiveServer, user_id: int):
     data = b"q" * (CHUNK * 2 + 100)  # three pieces
     url = tus.create_url(len(data))
     wrong = _b64(hashlib.sha1(b"something else").digest())
@@ -139,7 +140,7 @@ def test_checksum_mismatch_is_460_and_nothing_is_stored(tus: Tus, server: LiveSe
     assert response.headers["Tus-Resumable"] == "1.0.0"
     assert tus.head(url).headers["Upload-Offset"] == "0"
     assert server.chunk_objects(upload_id_of(url)) == []
-    with server.client(1) as client:
+    with server.client(user_id) as client:
         assert client.status(upload_id_of(url)).json()["ranges"] == []
 
 
@@ -178,6 +179,7 @@ def test_method_override_sends_patch_and_delete_as_post(tus: Tus):
     assert tus.head(url).status_code == 404
 
 
+@pytest.mark.own_server  # moves the server's clock
 def test_expired_upload_is_410(tus: Tus, server: LiveServer):
     from datetime import timedelta
 

@@ -14,24 +14,27 @@ from tests.support import CHUNK, LiveServer, md5_of, noise_image
 from tests.tus.conftest import Tus, metadata, upload_id_of
 
 
-def send_half_and_hang_up(
-    server: LiveServer, url: str, data: bytes, sent: int, extra: str = ""
-) -> None:
-    """A raw PATCH announcing ``len(data)`` bytes that stops after ``sent`` of them."""
+def send_half_and_hang_up(tus: Tus, url: str, data: bytes, sent: int, extra: str = "") -> None:
+    """A raw PATCH (as ``tus``'s user) announcing ``len(data)`` bytes that stops after
+    ``sent`` of them."""
+    server = tus.server
     path = url.split(str(server.port), 1)[1]
     head = (
         f"PATCH {path} HTTP/1.1\r\n"
         f"Host: 127.0.0.1:{server.port}\r\n"
-        f"Authorization: Bearer {server.token(1)}\r\n"
+        f"Authorization: Bearer {server.token(tus.user_id)}\r\n"
         "Tus-Resumable: 1.0.0\r\n"
         "Upload-Offset: 0\r\n"
         "Content-Type: application/offset+octet-stream\r\n"
         f"{extra}"
         f"Content-Length: {len(data)}\r\n\r\n"
     ).encode()
-    with socket.create_connection(("127.0.0.1", server.port)) as sock:
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
         sock.sendall(head + data[:sent])
-        time.sleep(0.3)  # let the server take the bytes before the connection drops
+        sock.shutdown(socket.SHUT_WR)  # the end of the body, after every byte sent
+        # the server hangs up once it read that end: the bytes before it reached it
+        while sock.recv(65536):
+            pass
 
 
 def wait_for_offset(tus: Tus, url: str, at_least: int) -> int:
@@ -43,13 +46,15 @@ def wait_for_offset(tus: Tus, url: str, at_least: int) -> int:
         time.sleep(0.05)
 
 
-def test_a_patch_cut_off_half_way_keeps_its_bytes_and_resumes(tus: Tus, server: LiveServer):
+def test_a_patch_cut_off_half_way_keeps_its_bytes_and_resumes(
+    tus: Tus, server: LiveServer, user_id: int
+):
     data = noise_image(400, 400)  # about 480 KB: two full pieces and a short one
     half = len(data) // 2 + 1234
     url = tus.create_url(
         len(data), **{"Upload-Metadata": metadata(filename="cut.png", filetype="image/png")}
     )
-    send_half_and_hang_up(server, url, data, half)
+    send_half_and_hang_up(tus, url, data, half)
 
     offset = wait_for_offset(tus, url, half)
     assert offset == half  # every byte that arrived, the last piece shorter than a chunk
@@ -60,7 +65,7 @@ def test_a_patch_cut_off_half_way_keeps_its_bytes_and_resumes(tus: Tus, server: 
     response = tus.patch(url, offset, data[offset:])
     assert response.status_code == 204, response.text
     assert response.headers["Upload-Offset"] == str(len(data))
-    with server.client(1) as client:
+    with server.client(user_id) as client:
         media = client.complete(upload_id_of(url), md5_of(data))
         assert media.status_code == 201, media.text
 
@@ -71,7 +76,7 @@ def test_a_checksummed_patch_cut_off_keeps_nothing(tus: Tus, server: LiveServer)
     data = b"k" * (CHUNK * 2 + 10)
     url = tus.create_url(len(data))
     checksum = "Upload-Checksum: sha1 " + base64.b64encode(hashlib.sha1(data).digest()).decode()
-    send_half_and_hang_up(server, url, data, CHUNK + 100, extra=checksum + "\r\n")
+    send_half_and_hang_up(tus, url, data, CHUNK + 100, extra=checksum + "\r\n")
     deadline = time.monotonic() + 10
     while server.chunk_objects(upload_id_of(url)) and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -79,13 +84,13 @@ def test_a_checksummed_patch_cut_off_keeps_nothing(tus: Tus, server: LiveServer)
     assert tus.head(url).headers["Upload-Offset"] == "0"
 
 
-def test_racing_patches_at_one_offset_never_interleave(server: LiveServer):
+def test_racing_patches_at_one_offset_never_interleave(server: LiveServer, user_id: int):
     first, second = b"A" * (CHUNK * 3), b"B" * (CHUNK * 3)
-    setup = Tus(server)
+    setup = Tus(server, user_id)
     url = setup.create_url(len(first))
 
     def send(body: bytes) -> int:
-        client = Tus(server)
+        client = Tus(server, user_id)
         try:
             return client.patch(url, 0, body).status_code
         finally:
