@@ -8,6 +8,8 @@ browser tests are skipped, saying why (under ``CI=true`` they fail).
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any

@@ -21,7 +21,7 @@ from chunkup.db import Database
 from chunkup.models import Kind
 from chunkup.services import Services
 from chunkup.storage import open_storage
-from chunkup.uploads.content_range import ContentRange
+from chunkup.uploads.ranges import ChunkRange
 from chunkup.uploads.service import ChunkIn, UploadState
 from chunkup.uploads.tus import TusService
 from tests.support import CHUNK, FakeClock, settings_for
@@ -66,7 +66,7 @@ class Domain:
         expires: str | None = None,
     ) -> UploadState:
         """One chunk of ``data`` at ``start`` of a ``total``-byte upload."""
-        content_range = ContentRange(start, start + len(data) - 1, total)
+        content_range = ChunkRange(start, start + len(data) - 1, total)
         chunk = ChunkIn(kind, data, content_range, upload_id, filename, expires)
         return await self.services.uploads.accept_chunk(user_id, chunk)
 

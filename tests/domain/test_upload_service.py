@@ -22,7 +22,7 @@ from chunkup.errors import (
     UploadQuotaExceeded,
 )
 from chunkup.models import Kind, UploadStatus
-from chunkup.uploads.content_range import ContentRange
+from chunkup.uploads.ranges import ChunkRange
 from chunkup.uploads.service import ChunkIn
 from tests.domain.conftest import Domain
 from tests.support import md5_of, noise_image
@@ -139,7 +139,7 @@ async def test_size_rules_chunk_limit_announced_length_and_kind_limit(domain: Do
     settings = domain.services.settings
     with pytest.raises(ChunkTooLarge):
         await domain.chunk(OWNER, b"a" * (settings.chunk_max_bytes + 1), 0, 10**6)
-    lying = ChunkIn(Kind.IMAGE, b"a" * 10, ContentRange(0, 19, 30))
+    lying = ChunkIn(Kind.IMAGE, b"a" * 10, ChunkRange(0, 19, 30))
     with pytest.raises(ChunkSizeMismatch):
         await domain.services.uploads.accept_chunk(OWNER, lying)
     with pytest.raises(FileTooLarge):
