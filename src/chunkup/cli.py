@@ -125,15 +125,18 @@ def serve(
         int | None,
         typer.Option(
             "--max-connections",
-            help="Open connections per worker [env CHUNKUP_HTTP_MAX_CONNECTIONS; default 1000]",
+            help="Open connections per worker; at the cap the longest-idle one is closed "
+            "(env CHUNKUP_HTTP_MAX_CONNECTIONS)",
+            show_default="1000",
         ),
     ] = None,
     header_timeout: Annotated[
         float | None,
         typer.Option(
             "--header-timeout",
-            help="Seconds for a request's headers to arrive "
-            "[env CHUNKUP_HTTP_HEADER_TIMEOUT; default 10]",
+            help="Seconds for a request's headers to arrive, then 408 and close "
+            "(env CHUNKUP_HTTP_HEADER_TIMEOUT)",
+            show_default="10",
         ),
     ] = None,
 ) -> None:
@@ -222,7 +225,9 @@ def token(
     if settings.jwt_secret is None and not secret_file.exists():
         console.print(
             f"chunkup: no secret in {settings.data_dir.resolve()} yet: made a new one. A server "
-            "accepts this token only with the same data directory (--data-dir) or secret."
+            "accepts this token only with the same data directory (--data-dir) or secret.",
+            soft_wrap=True,  # a path broken over lines cannot be copied
+            markup=False,
         )
     typer.echo(mint_token(load_or_create_secret(settings), user, ttl_seconds=_parse_ttl(ttl)))
 
