@@ -105,7 +105,7 @@ def peak_rss_growth(path: Path, what: str) -> int:
 import re
 from pathlib import Path
 from PIL import Image
-from chunkup.media import inspect_file, preload
+from chunkup.media import PdfSandbox, inspect_file, preload
 from chunkup.models import MediaType
 preload()
 path = Path({str(path)!r})
@@ -118,7 +118,10 @@ if {what!r} == "decode":
     Image.open(path).load()
 else:
     kind = MediaType.DOC if path.suffix == ".pdf" else MediaType.IMAGE
-    inspect_file(path, kind, max_pixels=40_000_000)
+    # a PDF is read in the sandbox's child: this process's peak is what the worker pays
+    sandbox = PdfSandbox(memory_bytes=256 * 1024 * 1024, seconds=10)
+    inspect_file(path, kind, max_pixels=40_000_000, pdf_sandbox=sandbox)
+    sandbox.close()
 print((high_water() - before) * 1024)
 """
     done = subprocess.run(
