@@ -75,9 +75,11 @@ class Servers:
         return sorted(p for p in storage.rglob("*") if p.is_file())
 
     def files_of(self, media: dict[str, Any]) -> list[Path]:
-        """Where a Media's files live (file, preview, thumbnail): a URL path is a storage key."""
+        """Where a Media's files live (file, preview, thumbnail, renditions): a URL path is
+        a storage key."""
         thumbnail = media["image_thumbnail"] or {}
-        urls = {media["url"], media["image"], thumbnail.get("url")} - {None}
+        renditions = {rendition["url"] for rendition in media["image_renditions"]}
+        urls = {media["url"], media["image"], thumbnail.get("url"), *renditions} - {None}
         storage = self.data_dir / "storage"
         return sorted(storage / unquote(urlsplit(url).path).lstrip("/") for url in urls)
 

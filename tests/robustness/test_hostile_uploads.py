@@ -131,12 +131,13 @@ def test_quotas_count_what_tiny_chunks_take_in_storage(make_server: MakeServer):
 
 
 def test_chunks_for_unknown_upload_ids_leave_nothing_behind(server: LiveServer, client):
+    before = set(server.stored_keys("chunks/"))  # the shared server's other tests' chunks
     for _ in range(20):
         upload_id = secrets.token_hex(16)
         response = client.chunk(b"x" * 100, 100, 300, upload_id=upload_id)
         assert_error(response, 404, "upload_not_found")
         assert traces(server, upload_id) == []
-    assert server.stored_keys("chunks/") == []
+    assert set(server.stored_keys("chunks/")) - before == set()
 
 
 def test_chunks_for_a_completed_upload_leave_nothing_behind(server: LiveServer, client):
@@ -205,7 +206,11 @@ REFUSALS: dict[str, tuple[Callable[[LiveServer, ChunkClient, str], httpx.Respons
 }
 
 
-@pytest.mark.parametrize("refusal", REFUSALS)
+@pytest.mark.parametrize(
+    "refusal",
+    # an upload expires when the clock moves on: that case needs a server to itself
+    [pytest.param(r, marks=pytest.mark.own_server) if r == "expired" else r for r in REFUSALS],
+)
 def test_a_refused_chunk_leaves_no_bytes_behind(server: LiveServer, client, refusal: str):
     send, status, code = REFUSALS[refusal]
     upload_id = start_upload(client)  # 100 bytes of 300

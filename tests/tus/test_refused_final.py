@@ -13,7 +13,7 @@ def test_a_final_upload_whose_completion_is_refused_leaves_its_partials_joinable
     tus: Tus, server: LiveServer
 ):
     data = pdf_document(pages=1)
-    urls = send_partials(server, data, 3)
+    urls = send_partials(tus, data, 3)
     final = "final;" + " ".join(urls)
     as_image = {"Upload-Concat": final, "Upload-Metadata": metadata(filename="a.pdf", type="image")}
     assert_error(tus.http.post(TUS, headers=as_image), 400, "invalid_image")
@@ -26,6 +26,6 @@ def test_a_final_upload_whose_completion_is_refused_leaves_its_partials_joinable
     as_doc = {"Upload-Concat": final, "Upload-Metadata": metadata(filename="a.pdf", type="doc")}
     joined = tus.http.post(TUS, headers=as_doc)
     assert joined.status_code == 201, joined.text
-    with server.client(1) as client:
+    with server.client(tus.user_id) as client:
         media = client.http.get(f"/api/v2/media/{joined.headers['Media-Id']}/").json()
     assert httpx.get(media["url"]).content == data
