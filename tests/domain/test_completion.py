@@ -18,7 +18,7 @@ from chunkup.errors import (
 )
 from chunkup.models import Kind, MediaType, UploadStatus
 from tests.domain.conftest import Domain
-from tests.support import CHUNK, md5_of, noise_image, pdf_document
+from tests.support import CHUNK, md5_of, noise_image, pdf_document, starts_like
 
 OWNER, STRANGER = 1, 2
 
@@ -86,7 +86,11 @@ async def test_only_the_owner_completes_and_an_expired_upload_is_gone(domain: Do
 
 
 async def test_bytes_that_are_no_image_are_invalid_image_and_leave_no_file(domain: Domain):
-    data = b"<html>not a picture</html>"
+    html = b"<html>not a picture</html>"
+    with pytest.raises(InvalidImage):  # fail fast: it cannot even begin an image
+        await domain.upload(OWNER, html)
+    assert await domain.keys("chunks/") == []
+    data = starts_like(html)  # a PNG's signature, then no PNG: completion decodes it
     upload_id = await domain.upload(OWNER, data)
     with pytest.raises(InvalidImage):
         await domain.services.completion.complete(OWNER, upload_id, md5_of(data), None)

@@ -19,7 +19,7 @@ from chunkup.errors import (
 from chunkup.models import Kind, MediaType, UploadStatus
 from chunkup.uploads.tus import BodyInterrupted, Checksum, Concat
 from tests.domain.conftest import Domain
-from tests.support import CHUNK, noise_image
+from tests.support import CHUNK, noise_image, starts_like
 
 OWNER = 1
 IMAGE = "type aW1hZ2U="  # Upload-Metadata: type=image
@@ -49,7 +49,8 @@ async def test_a_patch_larger_than_a_chunk_is_stored_as_chunks_and_completes(dom
 
 async def test_without_a_type_the_upload_waits_for_the_contracts_complete(domain: Domain):
     created = await domain.tus.create(OWNER, 10, "filetype aW1hZ2UvcG5n", None)  # image/png
-    done = await domain.tus.append(OWNER, created.upload.id, 0, body(b"0123456789"))
+    png_head = starts_like(b"0123456789")  # a first PATCH must begin like an image
+    done = await domain.tus.append(OWNER, created.upload.id, 0, body(png_head))
     assert done.offset == 10 and done.media_id is None
     assert done.upload.status is UploadStatus.UPLOADING
 

@@ -27,7 +27,11 @@ Signature = tuple[tuple[int, bytes], ...]
 Head = bytes | bytearray | memoryview
 # HEIF and AVIF are ISO base media files: an 'ftyp' box first, whose major brand (bytes
 # 8-12) and compatible brands name what it holds. Still images only: image sequences
-# (msf1, hevc, avis) are not photos a feed shows.
+# (msf1, hevc, avis) are not photos a feed shows. The box's 4-byte big-endian size comes
+# first; an ftyp box is a few dozen bytes, far below 64 KiB, so its first two bytes are
+# zero. Checking them lets a short first chunk (``PK\x03\x04``, 4 bytes) be judged
+# on its own bytes instead of passing because it ends before ``ftyp``.
+FTYP_SIZE_PREFIX = b"\x00\x00"
 FTYP_BRANDS: dict[bytes, str] = {
     b"avif": "image/avif",
     b"heic": "image/heic",
@@ -40,7 +44,7 @@ _IMAGE_SIGNATURES: tuple[Signature, ...] = (
     ((0, b"GIF87a"),),
     ((0, b"GIF89a"),),
     ((0, b"RIFF"), (8, b"WEBP")),
-    *(((4, b"ftyp"), (8, brand)) for brand in FTYP_BRANDS),
+    *(((0, FTYP_SIZE_PREFIX), (4, b"ftyp"), (8, brand)) for brand in FTYP_BRANDS),
 )
 _DOCUMENT_SIGNATURES: tuple[Signature, ...] = (((0, PDF_SIGNATURE),),)
 
