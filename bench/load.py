@@ -369,7 +369,7 @@ class Tus(Protocol):
         return upload_id
 
 
-PROTOCOLS = {"chunkup": Chunkup, "floor": Floor, "drf": Drf, "tus": Tus}
+PROTOCOLS = {"chunkup": Chunkup, "floor": Floor, "drf": Drf, "tus": Tus, "tus-node": Tus}
 
 
 async def _upload_chunks(
