@@ -8,9 +8,9 @@ key, and an object whose transaction refused it is removed.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import TypeVar
 
 from chunkup.db import Connection, Database
@@ -83,8 +83,8 @@ class ChunkObjects:
         (``Database.one_statement_chunks``): the bytes written as there, then
         ``record`` awaited on the event loop."""
         if self._append_blocking is not None:
-            stored.key = await asyncio.to_thread(
-                self._append_blocking, keys.chunk_prefix(upload_id), data, create=create
+            stored.key = await self.db.run_blocking(
+                partial(self._append_blocking, keys.chunk_prefix(upload_id), data, create=create)
             )
         else:
             stored.key = keys.chunk_key(upload_id, start, end)
