@@ -10,7 +10,9 @@ refused chunk. On local disk a chunk is only appended to a file its upload
 already has: where there is none (an unknown id, a completed or collected
 upload, one with no bytes yet) the upload is checked first, so a refused
 request never makes a file or a folder. Objects left behind by a crash are
-harmless: garbage collection removes them with their upload.
+harmless: garbage collection removes them with their upload. On PostgreSQL
+that transaction is one server-side statement, one round trip
+(``_one_statement``, ``db/chunk_record.py``), deciding exactly as here.
 """
 
 from __future__ import annotations
