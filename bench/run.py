@@ -1210,7 +1210,7 @@ def summary(report: dict, markdown: bool = False) -> str:
         for pct, frame in prof["self_top"][:8]:
             out.append(f"  {pct:5.1f}%  {frame}")
     out.append("")
-    out.append("Targets (issue 5):" if not markdown else "Targets (issue 5):\n")
+    out.append("Targets (issues 5 and 17):" if not markdown else "Targets (issues 5 and 17):\n")
     for t in report["targets"]:
         prefix = "- " if markdown else "  "
         out.append(f"{prefix}{t['result']:4}  {t['target']}: {t['detail']}")
