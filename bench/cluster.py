@@ -175,7 +175,7 @@ class Run:
             self.seaweed = stack.enter_context(run_seaweed(self.work / "seaweed"))
             self.weed = weed_pid()
             for repeat in range(self.args.repeat):
-                for setup in SETUPS:
+                for setup in self.args.setups:
                     order = variants if repeat % 2 == 0 else variants[::-1]
                     for variant, binary in order:
                         log(f"[bench] cluster: {setup} ({variant}, pass {repeat + 1})")
@@ -264,6 +264,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=None)
     parser.add_argument("--repeat", type=int, default=None, help="passes over the setups")
     parser.add_argument("--no-three-nodes", dest="three_nodes", action="store_false")
+    parser.add_argument(
+        "--setups", nargs="*", choices=SETUPS, default=list(SETUPS), help="which single-node setups"
+    )
     parser.add_argument("--scenario-limit", type=float, default=120.0)
     parser.add_argument(
         "--work-dir", default=os.path.join(tempfile.gettempdir(), "chunkup-bench-cluster")
