@@ -369,7 +369,7 @@ class Tus(Protocol):
         return upload_id
 
 
-PROTOCOLS = {"chunkup": Chunkup, "floor": Floor, "drf": Drf, "tus": Tus}
+PROTOCOLS = {"chunkup": Chunkup, "floor": Floor, "drf": Drf, "tus": Tus, "tus-node": Tus}
 
 
 async def _upload_chunks(
@@ -429,12 +429,32 @@ async def run(spec: dict) -> dict:
     limit = spec.get("max_chunks") or len(proto.starts)
     complete = proto.has_complete and not spec.get("max_chunks")
     server = spec["server_pid"]
-    conns = [[Connection(proto.port) for _ in range(parallel)] for _ in range(uploads)]
+    # several nodes (bench.cluster): each upload's connections go to them round-robin
+    ports = spec.get("ports") or [proto.port]
+    conns = [
+        [Connection(ports[(slot * parallel + p) % len(ports)]) for p in range(parallel)]
+        for slot in range(uploads)
+    ]
     stats = Stats()
     # per phase: wall, server user, server system, load user, load system, whole machine busy
     phases = {"chunk": [0.0] * 6, "complete": [0.0] * 6}
 
     server_pids = procs.tree(server)  # listed once: reading /proc is not the load's CPU
+    for other in spec.get("more_servers", []):  # the other nodes of a cluster run
+        server_pids += procs.tree(other)
+    # CPU of other processes (bench.cluster: each node, PostgreSQL's backends, the
+    # storage server), per phase: {name: {"roots": [pid], "cmdline": substring}}
+    groups: dict = spec.get("cpu_groups", {})
+    group_cpu = {name: {"chunk": 0.0, "complete": 0.0} for name in groups}
+
+    def group_pids(group: dict) -> list[int]:
+        pids = [pid for root in group.get("roots", []) for pid in procs.tree(root)]
+        if group.get("cmdline"):
+            pids += procs.matching(group["cmdline"])
+        return pids
+
+    def groups_snapshot() -> dict[str, float]:
+        return {name: sum(procs.cpu_times(0, group_pids(g))) for name, g in groups.items()}
 
     def snapshot(opening: bool) -> list[float]:
         # the server's counters outside the load's own CPU window, on either side
@@ -461,6 +481,7 @@ async def run(spec: dict) -> dict:
         base = round_index * uploads  # "who": the upload's user, one per upload
         if time.monotonic() > deadline:
             break
+        groups_before = groups_snapshot()
         before = snapshot(True)
         ids = await asyncio.gather(
             *(
@@ -469,6 +490,8 @@ async def run(spec: dict) -> dict:
             )
         )
         account("chunk", before, snapshot(False))
+        for name, seconds in groups_snapshot().items():
+            group_cpu[name]["chunk"] += seconds - groups_before[name]
         rounds_done += 1
         if not complete:
             stats.open_uploads += [(base + slot, uid) for slot, uid in enumerate(ids) if uid]
@@ -493,9 +516,12 @@ async def run(spec: dict) -> dict:
                 stderr=subprocess.DEVNULL,
             )
             await asyncio.sleep(1.5)  # attached and sampling
+        groups_middle = groups_snapshot()
         middle = snapshot(True)
         await asyncio.gather(*(finish(slot, uid) for slot, uid in enumerate(ids) if uid))
         account("complete", middle, snapshot(False))
+        for name, seconds in groups_snapshot().items():
+            group_cpu[name]["complete"] += seconds - groups_middle[name]
         if recorder is not None:
             await asyncio.sleep(0.1)
             procs.stop_recorder(recorder)
@@ -572,6 +598,15 @@ async def run(spec: dict) -> dict:
         "rss_start_sum_mb": round(start_memory.rss_sum_mb, 1),
         **memory,
     }
+    completes = len(stats.complete_latencies)
+    for name, cpu in group_cpu.items():
+        result[f"{name}_cpu_ms_per_chunk"] = per_chunk(cpu["chunk"])
+        result[f"{name}_cpu_ms_per_complete"] = (
+            round(cpu["complete"] * 1000 / completes, 1) if completes else None
+        )
+    result["complete_ms_per_upload"] = (
+        round(complete_wall * 1000 / completes, 1) if completes else None
+    )
     return result
 
 

@@ -60,6 +60,23 @@ def cpu_times(root: int, pids: list[int] | None = None) -> tuple[float, float]:
     return user / CLOCK_TICKS, system / CLOCK_TICKS
 
 
+def matching(substring: str) -> list[int]:
+    """Live processes whose command line holds ``substring`` (e.g. the backends of one
+    PostgreSQL database: their title is ``postgres: USER DATABASE ...``)."""
+    found = []
+    needle = substring.encode()
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/cmdline", "rb") as handle:
+                if needle in handle.read():
+                    found.append(int(name))
+        except OSError:
+            continue
+    return found
+
+
 def cpu_seconds(root: int) -> float:
     """utime+stime of the live tree, plus the root's reaped children (cutime+cstime)."""
     return sum(cpu_times(root))

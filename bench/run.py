@@ -40,7 +40,16 @@ PEERS = {
     # name: (pip packages, what it is)
     "drf": (["drf-chunked-upload", "gunicorn"], "drf-chunked-upload on gunicorn (sync workers)"),
     "tus": (["tuspyserver", "uvicorn", "uvloop", "httptools"], "tuspyserver on uvicorn"),
+    # npm packages, locked in bench/peers/tus_node/package-lock.json (npm ci into the work dir)
+    "tus-node": (
+        ["@tus/server", "@tus/file-store"],
+        "@tus/server + @tus/file-store on node:http (one process: Node runs one thread)",
+    ),
 }
+# issue 17: the embedded default (1 worker, U=16, 5 MiB, P=1, chunk phase)
+EMBEDDED_CPU_MS = 0.5
+EMBEDDED_VS_FLOOR = 0.55
+EMBEDDED_P99_MS_BEFORE = 24.0  # p99 at U=16 on main when issue 17 was filed
 
 
 STARTED = time.monotonic()
@@ -346,6 +355,55 @@ def peer_venv(work: Path, name: str) -> tuple[Path | None, str, dict]:
         return None, f"could not set up: {exc!r}"[:300], {}
 
 
+def node_peer(work: Path) -> tuple[Path | None, str, dict]:
+    """@tus/server installed from its lock file into the work dir: its folder, status, versions."""
+    source = BENCH / "peers" / "tus_node"
+    target = work / "peers" / "tus-node"
+    target.mkdir(parents=True, exist_ok=True)
+    lock = (source / "package-lock.json").read_text()
+    try:
+        if (
+            not (target / "node_modules").exists()
+            or (target / "package-lock.json").read_text(errors="replace") != lock
+        ):
+            log(f"[bench] installing peer tus-node (npm ci) into {target}")
+            for name in ("package.json", "package-lock.json", "server.mjs"):
+                shutil.copyfile(source / name, target / name)
+            done = subprocess.run(
+                ["npm", "ci", "--no-audit", "--no-fund", "--silent"],
+                cwd=target,
+                capture_output=True,
+                text=True,
+                timeout=600,
+            )
+            if done.returncode != 0:
+                return None, "npm ci failed: " + done.stderr[-300:], {}
+        shutil.copyfile(source / "server.mjs", target / "server.mjs")
+        versions = {}
+        for package in ("server", "file-store"):
+            meta = target / "node_modules" / "@tus" / package / "package.json"
+            versions[f"@tus/{package}"] = json.loads(meta.read_text())["version"]
+        node = subprocess.run(["node", "--version"], capture_output=True, text=True, timeout=30)
+        versions["node"] = node.stdout.strip()
+        return target, "ok", versions
+    except (OSError, subprocess.SubprocessError, ValueError, KeyError) as exc:
+        return None, f"could not set up: {exc!r}"[:300], {}
+
+
+def tus_node_server(work: Path, folder: Path) -> tuple[Server, dict]:
+    data = Path(tempfile.mkdtemp(prefix="tus-node-", dir=work))
+    port = free_port()
+    server = Server(
+        "tus-node",
+        ["node", str(folder / "server.mjs")],
+        env={"TUS_FILES_DIR": str(data), "PORT": str(port)},
+        port=port,
+        cwd=work,
+        probe="/files/",
+    )
+    return server.start(), {"data_dir": str(data)}
+
+
 def drf_server(work: Path, python: Path, workers: int) -> tuple[Server, dict]:
     data = Path(tempfile.mkdtemp(prefix=f"drf-w{workers}-", dir=work))
     site = BENCH / "peers" / "drf_site"
@@ -632,7 +690,10 @@ class Bench:
                 if self.args.no_peers:
                     continue
                 if system not in self.peer_status:
-                    python, status, versions = peer_venv(self.work, system)
+                    if system == "tus-node":
+                        python, status, versions = node_peer(self.work)
+                    else:
+                        python, status, versions = peer_venv(self.work, system)
                     self.peer_status[system] = {
                         "status": status,
                         "what": PEERS[system][1],
@@ -651,6 +712,8 @@ class Bench:
                     server, extra = floor_server(self.work, workers)
                 elif system == "drf":
                     server, extra = drf_server(self.work, Path(state["python"]), workers)
+                elif system == "tus-node":
+                    server, extra = tus_node_server(self.work, Path(state["python"]))
                 else:
                     server, extra = tus_server(self.work, Path(state["python"]), workers)
                 log(f"[bench] {server.name} up (pid {server.pid}, port {server.port})")
@@ -923,6 +986,28 @@ def targets(report: dict) -> list[dict]:
             ratio is not None and ratio >= 3,
             f"{b} ms vs ours {a} ms = {ratio}x",
         )
+    # issue 17: the embedded default, 1 worker, U=16, 5 MiB, P=1, chunk phase
+    one = _find(
+        report, system="chunkup", uploads=16, size="5MiB", parallel=1, workers=1, max_chunks=None
+    )
+    if one:
+        r = one[0]
+        cpu, p99 = r.get("server_cpu_ms_per_chunk"), r.get("latency_p99_ms")
+        add(
+            f"embedded default: server CPU/chunk <= {EMBEDDED_CPU_MS} ms (1 worker, U=16)",
+            None if cpu is None else cpu <= EMBEDDED_CPU_MS,
+            f"{cpu} ms",
+        )
+        add(
+            f"embedded default: >= {EMBEDDED_VS_FLOOR:.0%} of the floor's chunks/s (1 worker)",
+            None if r.get("vs_floor") is None else r["vs_floor"] >= EMBEDDED_VS_FLOOR,
+            f"{r.get('chunks_per_s')} vs floor {r.get('floor_chunks_per_s')} chunks/s",
+        )
+        add(
+            f"p99 at U=16 no worse than before issue 17 ({EMBEDDED_P99_MS_BEFORE} ms, 1 worker)",
+            None if p99 is None else p99 <= EMBEDDED_P99_MS_BEFORE,
+            f"{p99} ms",
+        )
     # 3. 50 MiB completion <= 3x read+MD5 of the same bytes
     baseline = report["read_md5_ms"].get("50MiB")
     for workers in sorted({1, w}):
@@ -1125,7 +1210,7 @@ def summary(report: dict, markdown: bool = False) -> str:
         for pct, frame in prof["self_top"][:8]:
             out.append(f"  {pct:5.1f}%  {frame}")
     out.append("")
-    out.append("Targets (issue 5):" if not markdown else "Targets (issue 5):\n")
+    out.append("Targets (issues 5 and 17):" if not markdown else "Targets (issues 5 and 17):\n")
     for t in report["targets"]:
         prefix = "- " if markdown else "  "
         out.append(f"{prefix}{t['result']:4}  {t['target']}: {t['detail']}")
@@ -1164,6 +1249,15 @@ def main(argv: list[str] | None = None) -> int:
         help="also profile the 1-worker server with py-spy (needs .venv/bin/py-spy)",
     )
     parser.add_argument(
+        "--no-cluster",
+        action="store_true",
+        help="leave out the cluster backends (PostgreSQL + disk, PostgreSQL + S3, three nodes)",
+    )
+    parser.add_argument(
+        "--baseline",
+        help="another build's chunkup executable, measured beside this one on the cluster setups",
+    )
+    parser.add_argument(
         "--render", metavar="JSON", help="print the table of an earlier run's JSON, run nothing"
     )
     args = parser.parse_args(argv)
@@ -1180,4 +1274,16 @@ def main(argv: list[str] | None = None) -> int:
     out.with_suffix(".md").write_text(summary(report, markdown=True) + "\n")
     print(summary(report))
     print(f"\nwritten: {out} and {out.with_suffix('.md')}")
+    if not args.no_cluster:
+        from bench import cluster
+
+        log("[bench] the cluster backends (bench.cluster)")
+        cluster_args = ["--quick"] if args.quick else []
+        if args.baseline:
+            cluster_args += ["--baseline", args.baseline]
+        cluster_out = out.with_name(out.stem.replace("latest", "cluster") + ".json")
+        if cluster_out == out:
+            cluster_out = out.with_name(out.stem + "-cluster.json")
+        cluster.main([*cluster_args, "--out", str(cluster_out)])
+        print(f"\nwritten: {cluster_out} and {cluster_out.with_suffix('.md')}")
     return 0

@@ -21,7 +21,7 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
@@ -31,6 +31,7 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from chunkup.db.statements import StatementPool
 from chunkup.db.writer import BatchedWriter
 from chunkup.errors import DatabaseUnavailable, MissingExtra
 
@@ -126,6 +127,7 @@ class Database:
         self.is_sqlite = make_url(url).get_backend_name() == "sqlite"
         self._sync: Engine | None = None
         self._async: AsyncEngine | None = None
+        self._statements: StatementPool | None = None
         if self.is_sqlite:
             self._sync = _sqlite_engine(url)
             self._writer = BatchedWriter("chunkup-db-write")
@@ -146,6 +148,33 @@ class Database:
                 if missing not in ("asyncpg", "greenlet"):
                     raise
                 raise MissingExtra("a PostgreSQL database", "postgres") from exc
+            self._statements = StatementPool(url)
+            # a chunk's file append, handed over as SQLite's writer gets its work
+            self._blocking = BatchedWriter("chunkup-append")
+
+    @property
+    def one_statement_chunks(self) -> bool:
+        """Whether a chunk is recorded by one server-side statement (``fetchrow``):
+        on PostgreSQL; SQLite runs the transaction in its writer thread."""
+        return self._statements is not None
+
+    async def fetchrow(self, sql: str, args: Sequence[Any]) -> Any:
+        """PostgreSQL: one statement as its own transaction, in one round trip
+        (see ``statements.py``); its first row."""
+        assert self._statements is not None
+        return await self._statements.fetchrow(sql, args)
+
+    async def run_blocking(self, call: Callable[[], T]) -> T:
+        """A short blocking call off the event loop (a chunk's append to its file).
+
+        On PostgreSQL in one thread that takes every call queued since it last
+        looked and wakes the event loop once per batch (``writer.py``): under
+        load that costs a chunk less CPU than a hop of its own to a pool
+        thread. On SQLite the writer thread already runs it with the transaction.
+        """
+        if self._sync is None:
+            return await self._blocking.submit(call)
+        return await asyncio.to_thread(call)
 
     async def write(
         self, work: Callable[[Connection], T], *, first: Callable[[], object] | None = None
@@ -157,7 +186,7 @@ class Database:
         costs one hand-off between threads, not two (see ``writer.py``).
         """
         if first is not None and self._sync is None:
-            await asyncio.to_thread(first)
+            await self.run_blocking(first)
             first = None
         return await self._run(work, readonly=False, first=first)
 
@@ -259,6 +288,9 @@ class Database:
             self._checkpointer.shutdown(wait=True)
             self._readers.shutdown(wait=True)
             self._sync.dispose()
+        if self._statements is not None:
+            await self._statements.close()
+            self._blocking.shutdown()
         if self._async is not None:
             await self._async.dispose()
 

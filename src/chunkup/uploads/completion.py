@@ -19,7 +19,8 @@ import logging
 import os
 import re
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -55,6 +56,8 @@ from chunkup.webhooks.events import MediaEvents, NoEvents
 
 log = logging.getLogger(__name__)
 _MD5 = re.compile(r"[0-9a-fA-F]{32}")
+# blocks (about 1 MiB each) copied for inspection that may wait for the disk at once
+_COPY_BACKLOG = 4
 
 
 def parse_media_type(value: str | None) -> MediaType | None:
@@ -181,13 +184,14 @@ class CompletionService:
         hasher = hashlib.md5()
         published = False
         try:
-            size = await self._compose(upload, chunks, file_key, hasher.update)
-            if md5 is not None and hasher.hexdigest() != md5:
-                raise Md5Mismatch(
-                    "The MD5 of the uploaded bytes differs from the one given; "
-                    "the upload is kept, complete it again with the right MD5."
-                )
-            inspection = await self._inspect(file_key, media_type)
+            async with self._composed_copy(file_key, hasher.update) as (observe, path):
+                size = await self._compose(upload, chunks, file_key, observe)
+                if md5 is not None and hasher.hexdigest() != md5:
+                    raise Md5Mismatch(
+                        "The MD5 of the uploaded bytes differs from the one given; "
+                        "the upload is kept, complete it again with the right MD5."
+                    )
+                inspection = await self._inspect(await path(), media_type)
             size, extra = await self._store_outputs(token, file_key, size, inspection)
             media = await self._publish(
                 upload, media_type, token, file_key, size, inspection, extra
@@ -320,8 +324,8 @@ class CompletionService:
             raise MediaNotFound("The upload was completed, but its media has been deleted.")
         return media
 
-    async def _inspect(self, key: str, media_type: MediaType) -> Inspection:
-        async with self._decoding, self._local_copy(key) as path:
+    async def _inspect(self, path: Path, media_type: MediaType) -> Inspection:
+        async with self._decoding:
             return await asyncio.to_thread(
                 inspect_file,
                 path,
@@ -332,16 +336,55 @@ class CompletionService:
             )
 
     @asynccontextmanager
-    async def _local_copy(self, key: str) -> AsyncIterator[Path]:
-        """A local file with the object's bytes: the object itself where it is local."""
+    async def _composed_copy(
+        self, key: str, observe: Observer
+    ) -> AsyncIterator[tuple[Observer, Callable[[], Awaitable[Path]]]]:
+        """What compose's ``observe`` is to be, and how to get a local file with
+        the composed object's bytes for inspection, once compose is done.
+
+        Where the object is a local file, that file itself. On an object store
+        the composed bytes are copied to a temporary file as they stream through
+        compose, so each byte is read from the store once (a download after
+        compose read every byte twice). The file writes go, in order, to a
+        thread of their own, off the event loop; a block is held only until its
+        write (a page-cache write, faster than the store streams), so memory
+        stays what compose holds.
+        """
         if isinstance(self.storage, LocalPaths):
-            yield self.storage.local_path(key)
+            local = self.storage.local_path(key)
+
+            async def local_path() -> Path:
+                return local
+
+            yield observe, local_path
             return
         with tempfile.NamedTemporaryFile(prefix="chunkup-", suffix=".inspect") as temp:
-            async for block in self.storage.read(key):
-                await asyncio.to_thread(temp.write, block)
-            await asyncio.to_thread(temp.flush)
-            yield Path(temp.name)
+            writer = ThreadPoolExecutor(1, thread_name_prefix="chunkup-inspect-copy")
+            written: list[Future[int]] = []
+
+            def tee(block: bytes | memoryview) -> None:
+                observe(block)
+                if isinstance(block, memoryview):  # its buffer may be reused once we return
+                    block = block.tobytes()
+                if len(written) >= _COPY_BACKLOG:
+                    # a disk slower than the store: hold the stream (and memory) back
+                    wait(written[:1])
+                while written and written[0].done():
+                    written.pop(0).result()  # a failed write fails the compose
+                written.append(writer.submit(temp.write, block))
+
+            async def copied() -> Path:
+                for future in written:
+                    await asyncio.wrap_future(future)
+                await asyncio.to_thread(temp.flush)
+                return Path(temp.name)
+
+            try:
+                yield tee, copied
+            finally:
+                # compose failed or was cancelled: the queued writes are dropped, and
+                # the one under way, if any, is waited for before the file goes
+                await asyncio.to_thread(writer.shutdown, wait=True, cancel_futures=True)
 
 
 def _tiles(chunks: list[Chunk], total: int) -> bool:

@@ -8,8 +8,9 @@ key, and an object whose transaction refused it is removed.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import TypeVar
 
 from chunkup.db import Connection, Database
@@ -66,6 +67,29 @@ class ChunkObjects:
         stored.key = keys.chunk_key(upload_id, start, end)
         await self.storage.put(stored.key, data)
         return await self.db.write(record)
+
+    async def store_then_call(
+        self,
+        stored: StoredObject,
+        upload_id: str,
+        start: int,
+        end: int,
+        data: bytes | bytearray | memoryview,
+        record: Callable[[], Awaitable[T]],
+        *,
+        create: bool = True,
+    ) -> T:
+        """``store_then`` for a database that records a chunk in one statement
+        (``Database.one_statement_chunks``): the bytes written as there, then
+        ``record`` awaited on the event loop."""
+        if self._append_blocking is not None:
+            stored.key = await self.db.run_blocking(
+                partial(self._append_blocking, keys.chunk_prefix(upload_id), data, create=create)
+            )
+        else:
+            stored.key = keys.chunk_key(upload_id, start, end)
+            await self.storage.put(stored.key, data)
+        return await record()
 
     async def remove(self, stored: StoredObject) -> None:
         """Remove an object no transaction recorded (a refused or repeated chunk)."""

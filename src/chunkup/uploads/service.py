@@ -10,19 +10,22 @@ refused chunk. On local disk a chunk is only appended to a file its upload
 already has: where there is none (an unknown id, a completed or collected
 upload, one with no bytes yet) the upload is checked first, so a refused
 request never makes a file or a folder. Objects left behind by a crash are
-harmless: garbage collection removes them with their upload.
+harmless: garbage collection removes them with their upload. On PostgreSQL
+that transaction is one server-side statement, one round trip
+(``_one_statement``, ``db/chunk_record.py``), deciding exactly as here.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TypeVar
 
 from chunkup.db import Connection, Database
 from chunkup.db import queries as q
+from chunkup.db.chunk_record import ChunkRecord, record_chunk
 from chunkup.errors import (
     ChunkSizeMismatch,
     ChunkTooLarge,
@@ -209,11 +212,7 @@ class UploadService:
         def record(conn: Connection) -> tuple[UploadState, Chunk | None]:
             """Check the chunk against the locked upload; record it unless it repeats."""
             upload = self._writable(q.get_upload(conn, upload_id, for_update=True), user_id, now)
-            if upload.total != cr.total:
-                raise TotalMismatch(f"This upload's total is {upload.total} bytes.")
-            if upload.kind is not chunk.kind:
-                raise FieldMismatch(f"This upload's chunks go in the '{upload.kind}' field.")
-            ranges = RangeSet(upload.ranges)
+            ranges = self._matching(upload, chunk)
             if ranges.overlaps(cr.start, cr.end):
                 existing = q.get_chunk(conn, upload.id, cr.start)
                 return UploadState(upload, ranges), existing or _NOTHING
@@ -226,19 +225,90 @@ class UploadService:
             q.save_upload_progress(conn, upload)
             return UploadState(upload, ranges), None
 
+        one_statement = self._one_statement(user_id, chunk, stored, now)
+
         def check(conn: Connection) -> None:
             self._writable(q.get_upload(conn, upload_id), user_id, now)
 
         try:
-            state, overlapped = await self._store_or_remove(stored, chunk, record, create=False)
+            state, overlapped = await self._store_or_remove(
+                stored, chunk, record, create=False, call=one_statement
+            )
         except FileNotFoundError:
             # no file for this upload yet: decide before any byte is written
             await self.db.read(check)
-            state, overlapped = await self._store_or_remove(stored, chunk, record, create=True)
+            state, overlapped = await self._store_or_remove(
+                stored, chunk, record, create=True, call=one_statement
+            )
         if overlapped is not None:
             await self.objects.remove(stored)
             await self._check_retry(overlapped, chunk, state)
         return state
+
+    def _one_statement(
+        self, user_id: int, chunk: ChunkIn, stored: StoredObject, now: datetime
+    ) -> Callable[[], Awaitable[tuple[UploadState, Chunk | None]]] | None:
+        """``_append``'s transaction as one statement (PostgreSQL, ``db/chunk_record.py``),
+        or None where the database runs it as a transaction function.
+
+        The function decides as ``record`` does, in the same order; on a refusal
+        the same checks run here on the upload as it was, so the error, its
+        message and its fields are the ones the transaction raises. A request
+        whose ``expires`` does not parse keeps the transaction path, where that
+        error comes only after the checks before it.
+        """
+        if not self.db.one_statement_chunks:
+            return None
+        try:
+            requested = parse_expires(chunk.expires, now)
+        except InvalidExpires:
+            return None
+        cr = chunk.content_range
+        upload_id = chunk.upload_id or ""
+
+        async def record() -> tuple[UploadState, Chunk | None]:
+            done = await record_chunk(
+                self.db,
+                ChunkRecord(
+                    upload_id=upload_id,
+                    user_id=user_id,
+                    now=now,
+                    total=cr.total,
+                    kind=chunk.kind,
+                    start=cr.start,
+                    end=cr.end,
+                    key=stored.key,
+                    expires=requested,
+                    ttl=self.settings.upload_ttl,
+                    footprint=footprint(cr.length),
+                    max_chunks=self.limits.max_chunks(cr.total),
+                    max_ranges=self.limits.max_ranges,
+                ),
+            )
+            if done.upload is None:
+                raise UploadNotFound()
+            upload = done.upload
+            state = UploadState(upload, RangeSet(upload.ranges))
+            if done.outcome == "ok":
+                return state, None
+            if done.outcome == "overlap":
+                if done.existing is not None and done.existing.key == stored.key:
+                    return state, None  # recorded by a try whose answer was lost
+                return state, done.existing or _NOTHING
+            upload = self._writable(upload, user_id, now)
+            ranges = self._matching(upload, chunk)
+            self.limits.admit(upload, ranges, [Chunk(upload_id, cr.start, cr.end, stored.key)])
+            raise RuntimeError(f"chunkup_record_chunk refused a chunk ({done.outcome}) we admit")
+
+        return record
+
+    def _matching(self, upload: Upload, chunk: ChunkIn) -> RangeSet:
+        """The upload's ranges, if the chunk is one of its own (total and field)."""
+        if upload.total != chunk.content_range.total:
+            raise TotalMismatch(f"This upload's total is {upload.total} bytes.")
+        if upload.kind is not chunk.kind:
+            raise FieldMismatch(f"This upload's chunks go in the '{upload.kind}' field.")
+        return RangeSet(upload.ranges)
 
     async def _store_or_remove(
         self,
@@ -247,12 +317,19 @@ class UploadService:
         record: Callable[[Connection], T],
         *,
         create: bool,
+        call: Callable[[], Awaitable[T]] | None = None,
     ) -> T:
-        """Store the chunk and run ``record``; a refused chunk's object is removed."""
+        """Store the chunk and run ``record`` (or await ``call``, its one-statement
+        form, see ``_one_statement``); a refused chunk's object is removed."""
         cr = chunk.content_range
+        upload_id = chunk.upload_id or ""
         try:
+            if call is not None:
+                return await self.objects.store_then_call(
+                    stored, upload_id, cr.start, cr.end, chunk.data, call, create=create
+                )
             return await self.objects.store_then(
-                stored, chunk.upload_id or "", cr.start, cr.end, chunk.data, record, create=create
+                stored, upload_id, cr.start, cr.end, chunk.data, record, create=create
             )
         except ChunkupError:
             await self.objects.remove(stored)
