@@ -1,4 +1,4 @@
-"""A chunk recorded on PostgreSQL in one statement (``chunkup_record_chunk``, migration 0006).
+"""A chunk recorded on PostgreSQL in one statement (``chunkup_record_chunk``, migration 0005).
 
 The function checks and records a chunk atomically under the upload's row
 lock and answers what it decided: ``ok`` (recorded; the upload as saved),

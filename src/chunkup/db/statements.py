@@ -3,7 +3,7 @@
 Through SQLAlchemy's asyncpg dialect one chunk's transaction cost eight round
 trips before anything was written: the pool's pre-ping (begin, ``;``,
 rollback), then begin, the statements, commit. A statement that is a whole
-transaction by itself (``chunkup_record_chunk``, migration 0006) needs none of
+transaction by itself (``chunkup_record_chunk``, migration 0005) needs none of
 that: sent on an idle connection outside any transaction it is its own
 transaction, and asyncpg prepares it once per connection (its statement cache)
 and from then on sends bind + execute + sync in one packet. So these

@@ -19,7 +19,7 @@ which knows them. SQLite has no server-side functions: this is a no-op there.
 
 from alembic import op
 
-revision = "0006"
+revision = "0005"
 down_revision = "0004"
 branch_labels = None
 depends_on = None
