@@ -212,7 +212,7 @@ class Md5Mismatch(BadRequest):
 
 class InvalidImage(BadRequest):
     code = "invalid_image"
-    default_detail = "The file is not a JPEG, PNG, GIF or WebP image that decodes."
+    default_detail = "The file is not a JPEG, PNG, GIF, WebP, HEIC or AVIF image that decodes."
 
 
 class InvalidDocument(BadRequest):

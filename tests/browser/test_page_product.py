@@ -276,7 +276,7 @@ def test_too_large_and_unaccepted_files_are_refused_before_sending(
             " (code file_too_large)"
         )
         assert web.row("notes.txt").locator(".error").inner_text() == (
-            "Only JPEG, PNG, GIF and WebP images and PDF documents can be uploaded."
+            "Only JPEG, PNG, GIF, WebP, HEIC and AVIF images and PDF documents can be uploaded."
             " (code unsupported_file)"
         )
         assert sent == []
@@ -297,7 +297,7 @@ def test_a_refusal_by_the_server_reads_as_a_sentence_and_comes_at_the_first_chun
     row = web.row("not-really.png")
     row.and_(page.locator("[data-state='failed']")).wait_for()
     assert row.locator(".error").inner_text() == (
-        "This file is not an image the service can read (JPEG, PNG, GIF or WebP)."
+        "This file is not an image the service can read (JPEG, PNG, GIF, WebP, HEIC or AVIF)."
         " (code invalid_image)"
     )
     assert len(sent) == 1  # refused at its first chunk, not after every byte
@@ -332,3 +332,21 @@ def test_a_card_opens_its_file_and_copies_its_link(
         assert page.evaluate("navigator.clipboard.readText()") == url
     assert web.card("report.pdf").locator(".dims").inner_text() == "2 pages"
     assert web.card("photo.png").locator(".dims").inner_text() == "400 × 300"
+
+
+def test_an_iphone_photo_in_heic_is_taken_and_shown(open_page: Any, web_server: LiveServer):
+    """The page sends what the service takes: a HEIC photo, as an iPhone hands it over."""
+    from pillow_heif import register_heif_opener
+
+    register_heif_opener()
+    buffer = io.BytesIO()
+    Image.open(io.BytesIO(noise_image(320, 240, "PNG"))).save(buffer, "HEIF", quality=80)
+    page = open_page(**PHONE)
+    web = WebPage(page, web_server.url).open()
+    web.sign_in(web_server.token(1))
+    web.drop("IMG_0001.heic", buffer.getvalue(), "image/heic")
+    web.wait_uploaded("IMG_0001.heic")
+    with web_server.client(1) as client:
+        (media,) = client.http.get("/api/v2/media/").json()["results"]
+    assert media["type"] == "image" and media["mimetype"] == "image/heic"
+    web.wait_for_thumbnail(web.card("IMG_0001.heic"))

@@ -5,8 +5,8 @@
 const SENTENCES = {
   file_too_large: "This file is too large: images may be at most {image}, PDFs at most {document}.",
   upload_too_large: "This file is too large: images may be at most {image}, PDFs at most {document}.",
-  unsupported_file: "Only JPEG, PNG, GIF and WebP images and PDF documents can be uploaded.",
-  invalid_image: "This file is not an image the service can read (JPEG, PNG, GIF or WebP).",
+  unsupported_file: "Only JPEG, PNG, GIF, WebP, HEIC and AVIF images and PDF documents can be uploaded.",
+  invalid_image: "This file is not an image the service can read (JPEG, PNG, GIF, WebP, HEIC or AVIF).",
   invalid_document: "This file is not a PDF the service can read.",
   md5_mismatch: "The file arrived damaged or changed while it was sent. Pick it again to retry.",
   invalid_token: "Your token was refused: it may have expired. Paste a new one and pick the file again.",

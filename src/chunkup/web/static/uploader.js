@@ -14,8 +14,17 @@ export const CHUNK_SIZE = 204800;
 export const PARALLEL = 4;
 const SPEED_WINDOW_MS = 5000;
 const SPEED_SETTLE_MS = 500; // too early to tell before that
-const IMAGE_TYPES = new Set(["image/jpeg", "image/png", "image/gif", "image/webp"]);
-const IMAGE_NAME = /\.(jpe?g|png|gif|webp)$/i;
+// HEIC/HEIF (iPhone photos) and AVIF too: the service stores them and adds a JPEG
+const IMAGE_TYPES = new Set([
+  "image/jpeg",
+  "image/png",
+  "image/gif",
+  "image/webp",
+  "image/heic",
+  "image/heif",
+  "image/avif",
+]);
+const IMAGE_NAME = /\.(jpe?g|png|gif|webp|heic|heif|avif)$/i;
 const PDF_NAME = /\.pdf$/i;
 
 /** "image", "document", or null for a file the service does not take. */
