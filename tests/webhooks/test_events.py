@@ -18,7 +18,7 @@ def test_media_created_carries_the_media_as_the_api_returns_it_signed_per_standa
     webhook_server: LiveServer, receiver: Receiver
 ):
     with webhook_server.client(7) as client:
-        image = noise_image(40, 30)
+        image = noise_image(700, 500)  # wide enough for renditions (320 and 640 px)
         created = client.upload(image, filename="cat.png")
         assert created.status_code == 201, created.text
         shown = client.http.get(f"/api/v2/media/{created.json()['id']}/").json()
@@ -33,6 +33,7 @@ def test_media_created_carries_the_media_as_the_api_returns_it_signed_per_standa
     assert event["data"]["user_id"] == 7
     # the API's Media (file URLs on CHUNKUP_PUBLIC_URL, where the API puts them too)
     assert shown["image"].startswith("https://media.example.com/media/")
+    assert [r["width"] for r in shown["image_renditions"]] == [320, 640]
     assert event["data"]["media"] == shown
 
 

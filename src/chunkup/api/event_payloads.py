@@ -35,6 +35,7 @@ def media_renderer(settings: Settings) -> Callable[[models.Media], dict[str, obj
             url(media.file_key),
             thumbnail_url=url(thumbnail.key) if thumbnail else None,
             preview_url=url(preview.key) if preview else None,
+            rendition_urls=[url(picture.key) for picture in stored.stored_pictures(media)],
         )
         return body.model_dump(mode="json")
 
