@@ -17,15 +17,6 @@ SRC = Path(__file__).resolve().parent.parent / "src" / "chunkup"
 INNER = ("uploads", "db", "storage", "media")
 FORBIDDEN = ("fastapi", "starlette", "chunkup.api", "chunkup.services")
 
-# Known violations, each to be removed when it is fixed (the test fails if an entry
-# no longer occurs, as a strict xfail would):
-KNOWN = {
-    # to be removed when tus.py takes its dependencies injected (and its body
-    # reading moves to api/ with the idle timer)
-    ("uploads/tus.py", "chunkup.services"),
-    ("uploads/tus.py", "chunkup.api.idle"),
-}
-
 
 def imported_modules(tree: ast.AST) -> set[str]:
     """Every module an import statement names (``from chunkup import api``: chunkup.api)."""
@@ -66,12 +57,7 @@ def _top(module: str) -> str:
 
 
 def test_inner_layers_import_no_http_framework_api_or_services():
-    assert violations() - KNOWN == set()
-
-
-def test_every_known_violation_still_occurs():
-    # an entry fixed is an entry to delete, so the list cannot hide a new one
-    assert KNOWN - violations() == set()
+    assert violations() == set()
 
 
 @pytest.mark.parametrize(

@@ -101,6 +101,6 @@ async def domain(tmp_path: Path, migrated_db: Path) -> AsyncIterator[Domain]:
     clock = FakeClock()
     services = await Services.start(settings, clock=clock, storage=open_storage("memory://"))
     try:
-        yield Domain(services, clock, TusService(services))
+        yield Domain(services, clock, services.tus)
     finally:
         await services.close()

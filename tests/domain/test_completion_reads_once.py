@@ -13,7 +13,6 @@ from pathlib import Path
 from chunkup.services import Services
 from chunkup.storage import Storage, open_storage
 from chunkup.storage.base import ObjectInfo, Observer
-from chunkup.uploads.tus import TusService
 from tests.domain.conftest import DB_FILE, Domain
 from tests.support import FakeClock, md5_of, noise_image, settings_for
 
@@ -72,7 +71,7 @@ async def test_a_50_mib_completion_reads_each_stored_byte_once(tmp_path: Path, m
     clock = FakeClock()
     services = await Services.start(settings, clock=clock, storage=storage)
     try:
-        domain = Domain(services, clock, TusService(services))
+        domain = Domain(services, clock, services.tus)
         data = noise_image(4200, 4200)  # a PNG of random pixels: ~50 MiB
         assert len(data) > 50 * MiB
         upload_id = await domain.upload(1, data)

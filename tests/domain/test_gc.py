@@ -9,7 +9,7 @@ import pytest
 from chunkup.db import queries as q
 from chunkup.errors import UploadExpired, UploadNotFound
 from chunkup.uploads.gc import ORPHAN_GRACE
-from chunkup.uploads.tus import Concat
+from chunkup.uploads.tus_values import Concat, TusMetadata
 from tests.domain.conftest import Domain
 from tests.domain.test_tus import body
 from tests.support import md5_of, noise_image, starts_like
@@ -79,9 +79,9 @@ async def test_the_file_of_a_completion_that_died_is_removed_after_the_grace(dom
 
 
 async def test_the_parts_of_a_live_tus_final_keep_their_objects(domain: Domain):
-    part = await domain.tus.create(OWNER, 10, None, Concat(final=False))
+    part = await domain.tus.create(OWNER, 10, TusMetadata(), Concat(final=False))
     await domain.tus.append(OWNER, part.upload.id, 0, body(b"0123456789"))
-    final = await domain.tus.create_final(OWNER, None, Concat(True, (part.upload.id,)))
+    final = await domain.tus.create_final(OWNER, TusMetadata(), Concat(True, (part.upload.id,)))
     domain.clock.advance(ORPHAN_GRACE + timedelta(seconds=1))
     await domain.services.gc.collect()
     assert await domain.keys(f"chunks/{part.upload.id}/")

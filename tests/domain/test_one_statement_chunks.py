@@ -23,7 +23,6 @@ from chunkup.errors import ChunkupError, DatabaseUnavailable
 from chunkup.models import Kind
 from chunkup.services import Services
 from chunkup.storage import open_storage
-from chunkup.uploads.tus import TusService
 from tests import postgres
 from tests.domain.conftest import DB_FILE, Domain
 from tests.support import FakeClock, settings_for
@@ -44,7 +43,7 @@ async def _domain(data_dir: Path, clock: FakeClock, **settings: Any) -> Domain:
     services = await Services.start(
         settings_for(data_dir, **merged), clock=clock, storage=open_storage("memory://")
     )
-    return Domain(services, clock, TusService(services))
+    return Domain(services, clock, services.tus)
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from chunkup.api.tus_headers import parse_checksum, parse_metadata
 from chunkup.errors import (
     ChecksumMismatch,
     FinalUploadImmutable,
@@ -17,12 +18,13 @@ from chunkup.errors import (
     UploadTooLarge,
 )
 from chunkup.models import Kind, MediaType, UploadStatus
-from chunkup.uploads.tus import BodyInterrupted, Checksum, Concat
+from chunkup.uploads.tus_values import BodyInterrupted, Checksum, Concat, TusMetadata
 from tests.domain.conftest import Domain
 from tests.support import CHUNK, noise_image, starts_like
 
 OWNER = 1
-IMAGE = "type aW1hZ2U="  # Upload-Metadata: type=image
+IMAGE = parse_metadata("type aW1hZ2U=")  # Upload-Metadata: type=image
+NONE = TusMetadata()
 
 
 async def body(*blocks: bytes, then: BaseException | None = None) -> AsyncIterator[bytes]:
@@ -48,7 +50,8 @@ async def test_a_patch_larger_than_a_chunk_is_stored_as_chunks_and_completes(dom
 
 
 async def test_without_a_type_the_upload_waits_for_the_contracts_complete(domain: Domain):
-    created = await domain.tus.create(OWNER, 10, "filetype aW1hZ2UvcG5n", None)  # image/png
+    png = parse_metadata("filetype aW1hZ2UvcG5n")  # filetype=image/png
+    created = await domain.tus.create(OWNER, 10, png, None)
     png_head = starts_like(b"0123456789")  # a first PATCH must begin like an image
     done = await domain.tus.append(OWNER, created.upload.id, 0, body(png_head))
     assert done.offset == 10 and done.media_id is None
@@ -56,7 +59,7 @@ async def test_without_a_type_the_upload_waits_for_the_contracts_complete(domain
 
 
 async def test_an_append_at_the_wrong_offset_names_the_right_one(domain: Domain):
-    created = await domain.tus.create(OWNER, 10, None, None)
+    created = await domain.tus.create(OWNER, 10, NONE, None)
     await domain.tus.append(OWNER, created.upload.id, 0, body(b"01234"))
     with pytest.raises(OffsetMismatch) as refused:
         await domain.tus.append(OWNER, created.upload.id, 3, body(b"34567"))
@@ -64,7 +67,7 @@ async def test_an_append_at_the_wrong_offset_names_the_right_one(domain: Domain)
 
 
 async def test_more_bytes_than_remain_are_refused(domain: Domain):
-    created = await domain.tus.create(OWNER, 10, None, None)
+    created = await domain.tus.create(OWNER, 10, NONE, None)
     with pytest.raises(UploadTooLarge):
         await domain.tus.append(OWNER, created.upload.id, 0, body(b"x" * 11))
     with pytest.raises(UploadTooLarge):
@@ -72,7 +75,7 @@ async def test_more_bytes_than_remain_are_refused(domain: Domain):
 
 
 async def test_a_body_cut_off_keeps_what_arrived(domain: Domain):
-    created = await domain.tus.create(OWNER, 2 * CHUNK, None, None)
+    created = await domain.tus.create(OWNER, 2 * CHUNK, NONE, None)
     arrived = b"a" * (CHUNK + 100)
     with pytest.raises(BodyInterrupted):
         await domain.tus.append(OWNER, created.upload.id, 0, body(arrived, then=BodyInterrupted()))
@@ -80,7 +83,7 @@ async def test_a_body_cut_off_keeps_what_arrived(domain: Domain):
 
 
 async def test_a_checksum_mismatch_keeps_nothing_of_the_patch(domain: Domain):
-    created = await domain.tus.create(OWNER, 2 * CHUNK, None, None)
+    created = await domain.tus.create(OWNER, 2 * CHUNK, NONE, None)
     data = b"b" * (CHUNK + 100)
     with pytest.raises(ChecksumMismatch):
         await domain.tus.append(
@@ -93,7 +96,7 @@ async def test_a_checksum_mismatch_keeps_nothing_of_the_patch(domain: Domain):
 
 
 async def test_a_cut_off_body_with_a_checksum_keeps_nothing(domain: Domain):
-    created = await domain.tus.create(OWNER, 2 * CHUNK, None, None)
+    created = await domain.tus.create(OWNER, 2 * CHUNK, NONE, None)
     data = b"c" * (CHUNK + 100)
     with pytest.raises(BodyInterrupted):
         await domain.tus.append(
@@ -112,7 +115,7 @@ async def test_partials_join_into_a_final_that_completes_without_copying(domain:
     half = len(data) // 2
     parts = []
     for piece in (data[:half], data[half:]):
-        part = await domain.tus.create(OWNER, len(piece), None, Concat(final=False))
+        part = await domain.tus.create(OWNER, len(piece), NONE, Concat(final=False))
         await domain.tus.append(OWNER, part.upload.id, 0, body(piece))
         parts.append(part.upload.id)
     objects = await domain.keys("chunks/")
@@ -128,11 +131,11 @@ async def test_partials_join_into_a_final_that_completes_without_copying(domain:
 
 
 async def test_a_final_takes_no_patch_and_needs_complete_parts(domain: Domain):
-    part = await domain.tus.create(OWNER, 10, None, Concat(final=False))
+    part = await domain.tus.create(OWNER, 10, NONE, Concat(final=False))
     with pytest.raises(InvalidTusHeader):
-        await domain.tus.create_final(OWNER, None, Concat(True, (part.upload.id,)))
+        await domain.tus.create_final(OWNER, NONE, Concat(True, (part.upload.id,)))
     await domain.tus.append(OWNER, part.upload.id, 0, body(b"0123456789"))
-    final = await domain.tus.create_final(OWNER, None, Concat(True, (part.upload.id,)))
+    final = await domain.tus.create_final(OWNER, NONE, Concat(True, (part.upload.id,)))
     with pytest.raises(FinalUploadImmutable):
         await domain.tus.append(OWNER, final.upload.id, 10, body(b"x"))
 
@@ -150,7 +153,7 @@ async def test_a_final_takes_no_patch_and_needs_complete_parts(domain: Domain):
 async def test_the_kind_follows_the_type_then_the_filetype(
     domain: Domain, metadata: str | None, kind: Kind, media_type: MediaType | None
 ):
-    created = await domain.tus.create(OWNER, 10, metadata, None)
+    created = await domain.tus.create(OWNER, 10, parse_metadata(metadata), None)
     assert created.upload.kind is kind
     assert (created.record.media_type if created.record else None) == (
         media_type.value if media_type else None
@@ -159,7 +162,7 @@ async def test_the_kind_follows_the_type_then_the_filetype(
 
 def test_checksum_header_values_are_parsed_strictly():
     digest = base64.b64encode(hashlib.md5(b"x").digest()).decode()
-    assert Checksum.parse(f"MD5 {digest}") == Checksum("md5", hashlib.md5(b"x").digest())
+    assert parse_checksum(f"MD5 {digest}") == Checksum("md5", hashlib.md5(b"x").digest())
     for bad in ("md5", f"md5 {digest} extra", "md5 not*base64"):
         with pytest.raises(InvalidTusHeader):
-            Checksum.parse(bad)
+            parse_checksum(bad)

@@ -6,6 +6,7 @@ import base64
 
 import pytest
 
+from chunkup.api.tus_headers import parse_checksum, parse_concat, parse_metadata, parse_number
 from chunkup.errors import (
     ChecksumAlgorithmUnsupported,
     InvalidTusHeader,
@@ -13,13 +14,15 @@ from chunkup.errors import (
     UploadNotFound,
 )
 from chunkup.models import Kind, MediaType
-from chunkup.uploads.tus import Checksum, Concat, kind_of, parse_metadata, parse_number
+from chunkup.uploads.tus import kind_of
+from chunkup.uploads.tus_values import Concat, TusMetadata
 
 
 def test_metadata_pairs_decode_and_a_key_may_have_no_value():
     value = "filename " + base64.b64encode("résumé.pdf".encode()).decode() + ",is_confidential"
-    assert parse_metadata(value) == {"filename": "résumé.pdf", "is_confidential": None}
-    assert parse_metadata(None) == parse_metadata("  ") == {}
+    assert parse_metadata(value).pairs == {"filename": "résumé.pdf", "is_confidential": None}
+    assert parse_metadata(f" {value} ").raw == value  # kept as sent, for HEAD to echo
+    assert parse_metadata(None) == parse_metadata("  ") == TusMetadata()
 
 
 @pytest.mark.parametrize(
@@ -31,29 +34,29 @@ def test_malformed_metadata_is_invalid(value: str):
 
 
 def test_checksum_parses_known_algorithms_only():
-    checksum = Checksum.parse("SHA1 " + base64.b64encode(b"\x01" * 20).decode())
+    checksum = parse_checksum("SHA1 " + base64.b64encode(b"\x01" * 20).decode())
     assert checksum is not None and checksum.algorithm == "sha1"
     assert checksum.digest == b"\x01" * 20
-    assert Checksum.parse(None) is None
+    assert parse_checksum(None) is None
     with pytest.raises(ChecksumAlgorithmUnsupported):
-        Checksum.parse("crc32 AAAA")
+        parse_checksum("crc32 AAAA")
     with pytest.raises(InvalidTusHeader):
-        Checksum.parse("md5 not-base64!")
+        parse_checksum("md5 not-base64!")
     with pytest.raises(InvalidTusHeader):
-        Checksum.parse("md5")
+        parse_checksum("md5")
 
 
 def test_concat_partial_and_final_with_absolute_or_relative_urls():
     a, b = "a" * 32, "b" * 32
-    assert Concat.parse("partial") == Concat(final=False)
-    final = Concat.parse(f"final;https://x/api/v2/media/tus/{a} /api/v2/media/tus/{b}/")
+    assert parse_concat("partial") == Concat(final=False)
+    final = parse_concat(f"final;https://x/api/v2/media/tus/{a} /api/v2/media/tus/{b}/")
     assert final == Concat(final=True, part_ids=(a, b))
-    assert Concat.parse(None) is None
+    assert parse_concat(None) is None
     for bad in ("sideways", "final;", f"final;/tus/{a} /tus/{a}"):
         with pytest.raises(InvalidTusHeader):
-            Concat.parse(bad)
+            parse_concat(bad)
     with pytest.raises(UploadNotFound):
-        Concat.parse("final;/tus/nothing")
+        parse_concat("final;/tus/nothing")
 
 
 @pytest.mark.parametrize("value", ["-1", "1.5", "", "0x10", "9" * 19])

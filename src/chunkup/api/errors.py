@@ -11,7 +11,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
 from chunkup.errors import ChunkupError, InvalidField
-from chunkup.uploads.tus import BodyInterrupted
+from chunkup.uploads.tus_values import BodyInterrupted
 
 log = logging.getLogger("chunkup.api")
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "request_too_large"}

@@ -2,15 +2,10 @@
 
 A tus upload is an upload of the contract: same id, limits, caps, expiry and
 storage, so the status, abort and complete endpoints work on it. What tus adds
-lives here: parsing its headers' values (metadata, checksums, concatenation),
-appending a PATCH body at the upload's offset, and joining partial uploads.
-
-A PATCH body is streamed to storage in pieces of at most ``chunk_max_bytes``,
-each one chunk of the upload. Without a checksum every piece is recorded as
-soon as it is stored, so a body cut off half-way keeps what arrived (its last
-piece shorter): tus's promise that a client resumes from the offset a HEAD
-reports. With an ``Upload-Checksum`` the pieces are recorded together only
-after the whole body verified; on a mismatch they are removed unrecorded.
+lives here: what its declared metadata means (kind and Media type), appending
+a PATCH body at the upload's offset (``tus_pieces``), and joining partial
+uploads. The headers' spelling is the HTTP layer's: it hands this service typed
+values (``tus_values``) and a body already timed for stalls.
 
 A final (concatenated) upload copies no bytes: its chunk records name the
 partial uploads' stored objects at shifted offsets. The partials are marked
@@ -20,22 +15,14 @@ keeps their objects while a final that names them still takes requests.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
-from urllib.parse import urlsplit
 
-from chunkup.api.idle import pieces_within  # to go with the body reading, to api/
-from chunkup.db import Connection
+from chunkup.db import Connection, Database
 from chunkup.db import queries as q
 from chunkup.errors import (
-    ChecksumAlgorithmUnsupported,
-    ChecksumMismatch,
     ChunkupError,
     FinalUploadImmutable,
     InvalidDocument,
@@ -47,14 +34,23 @@ from chunkup.errors import (
     UploadNotFound,
     UploadTooLarge,
 )
-from chunkup.media.sniff import HEAD_BYTES, refuse_unless_leading_bytes_fit
 from chunkup.models import Chunk, Kind, Media, MediaType, Upload, UploadStatus
-from chunkup.services import Services
+from chunkup.settings import Settings
+from chunkup.storage import Storage
 from chunkup.uploads import keys
-from chunkup.uploads.completion import parse_media_type
+from chunkup.uploads.clock import Clock
+from chunkup.uploads.completion import CompletionService, parse_media_type
 from chunkup.uploads.filenames import sanitize_filename
 from chunkup.uploads.ranges import RangeSet
-from chunkup.uploads.service import UploadState, visible_upload
+from chunkup.uploads.service import UploadService, UploadState, visible_upload
+from chunkup.uploads.tus_pieces import PieceWriter
+from chunkup.uploads.tus_values import (
+    BodyInterrupted,
+    Checksum,
+    Concat,
+    MetadataReader,
+    TusMetadata,
+)
 
 VERSION = "1.0.0"
 EXTENSIONS = (
@@ -65,123 +61,12 @@ EXTENSIONS = (
     "expiration",
     "concatenation",
 )
-CHECKSUMS: dict[str, Callable[[], hashlib._Hash]] = {
-    "md5": hashlib.md5,
-    "sha1": hashlib.sha1,
-    "sha256": hashlib.sha256,
-}
-MAX_METADATA = 8192
-MAX_PARTS = 256
-_KEY = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-_NUMBER = re.compile(r"[0-9]{1,18}")
 
 
-class BodyInterrupted(Exception):
-    """The client went away in the middle of a body (the HTTP layer raises it)."""
+# -- what the metadata declares ----------------------------------------------------
 
 
-# -- header values -------------------------------------------------------------
-
-
-def parse_number(value: str | None, header: str) -> int:
-    """A non-negative integer header (Upload-Length, Upload-Offset)."""
-    if value is None:
-        raise InvalidTusHeader(f"The {header} header is required.", header=header)
-    value = value.strip()
-    if not _NUMBER.fullmatch(value):
-        raise InvalidTusHeader(f"{header} must be a non-negative integer.", header=header)
-    return int(value)
-
-
-def parse_metadata(value: str | None) -> dict[str, str | None]:
-    """``Upload-Metadata``: comma-separated ``key base64value`` pairs (the value optional)."""
-    if value is None or not value.strip():
-        return {}
-    if len(value) > MAX_METADATA:
-        raise InvalidTusHeader("Upload-Metadata is too long.", header="Upload-Metadata")
-    pairs: dict[str, str | None] = {}
-    for item in value.split(","):
-        words = item.strip().split(" ")
-        if not _KEY.fullmatch(words[0]) or len(words) > 2 or words[0] in pairs:
-            raise InvalidTusHeader("Upload-Metadata is malformed.", header="Upload-Metadata")
-        try:
-            text = (
-                base64.b64decode(words[1], validate=True).decode("utf-8")
-                if len(words) == 2
-                else None
-            )
-        except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
-            raise InvalidTusHeader(
-                f"Upload-Metadata: the value of {words[0]!r} is not base64 of UTF-8.",
-                header="Upload-Metadata",
-            ) from exc
-        pairs[words[0]] = text
-    return pairs
-
-
-@dataclass(frozen=True, slots=True)
-class Checksum:
-    """An ``Upload-Checksum``: the algorithm and the digest the body must have."""
-
-    algorithm: str
-    digest: bytes
-
-    @classmethod
-    def parse(cls, value: str | None) -> Checksum | None:
-        if value is None:
-            return None
-        words = value.strip().split(" ")
-        if len(words) != 2:
-            raise InvalidTusHeader("Upload-Checksum is malformed.", header="Upload-Checksum")
-        algorithm = words[0].lower()
-        if algorithm not in CHECKSUMS:
-            raise ChecksumAlgorithmUnsupported()
-        try:
-            digest = base64.b64decode(words[1], validate=True)
-        except (binascii.Error, ValueError) as exc:
-            raise InvalidTusHeader(
-                "Upload-Checksum's digest is not base64.", header="Upload-Checksum"
-            ) from exc
-        return cls(algorithm, digest)
-
-    def hasher(self) -> hashlib._Hash:
-        return CHECKSUMS[self.algorithm]()
-
-
-@dataclass(frozen=True, slots=True)
-class Concat:
-    """An ``Upload-Concat``: ``partial``, or ``final`` with its parts' upload ids."""
-
-    final: bool
-    part_ids: tuple[str, ...] = ()
-
-    @classmethod
-    def parse(cls, value: str | None) -> Concat | None:
-        if value is None or not value.strip():
-            return None
-        value = value.strip()
-        if value == "partial":
-            return cls(final=False)
-        if not value.startswith("final;"):
-            raise InvalidTusHeader("Upload-Concat is malformed.", header="Upload-Concat")
-        urls = value[len("final;") :].split()
-        try:
-            ids = tuple(urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1] for url in urls)
-        except ValueError as exc:  # urlsplit: "Invalid IPv6 URL" and the like
-            raise InvalidTusHeader(
-                "Upload-Concat names a malformed URL.", header="Upload-Concat"
-            ) from exc
-        if not ids or len(ids) > MAX_PARTS or len(set(ids)) != len(ids):
-            raise InvalidTusHeader(
-                f"Upload-Concat final names 1 to {MAX_PARTS} distinct uploads.",
-                header="Upload-Concat",
-            )
-        if not all(keys.is_upload_id(i) for i in ids):
-            raise UploadNotFound("Upload-Concat names an upload that does not exist.")
-        return cls(final=True, part_ids=ids)
-
-
-def kind_of(metadata: dict[str, str | None]) -> tuple[Kind, MediaType | None]:
+def kind_of(metadata: Mapping[str, str | None]) -> tuple[Kind, MediaType | None]:
     """The upload's kind (its size limit) and the Media type the client asked for, if any.
 
     ``type`` decides (image and eimage are images, doc a document). Uppy sets
@@ -203,7 +88,7 @@ def kind_of(metadata: dict[str, str | None]) -> tuple[Kind, MediaType | None]:
     return (Kind.IMAGE if filetype.startswith("image/") else Kind.DOCUMENT), None
 
 
-def declared_kind(metadata: dict[str, str | None]) -> tuple[Kind, bool] | None:
+def declared_kind(metadata: Mapping[str, str | None]) -> tuple[Kind, bool] | None:
     """The kind, if the metadata declares one (``type`` or ``filetype``), and whether
     the first bytes must fit exactly that kind: with a ``type`` the upload completes
     itself as that type; with a ``filetype`` only, the client completes it and may
@@ -235,30 +120,44 @@ class TusUpload:
 
 
 class TusService:
-    """tus creation, HEAD, PATCH, concatenation and termination over ``Services``."""
+    """tus creation, HEAD, PATCH, concatenation and termination.
 
-    def __init__(self, services: Services) -> None:
-        self.services = services
-        self.uploads = services.uploads
-        self.settings = services.settings
+    Built once per app, beside the upload and completion services it works
+    through: a tus upload is one of theirs, with tus's record on the side.
+    ``read_metadata`` is the HTTP layer's ``Upload-Metadata`` parser, for the
+    metadata a first PATCH is judged by (see ``MetadataReader``).
+    """
 
-    @property
-    def max_size(self) -> int:
-        return max(self.settings.image_max_bytes, self.settings.document_max_bytes)
+    def __init__(
+        self,
+        db: Database,
+        storage: Storage,
+        settings: Settings,
+        clock: Clock,
+        uploads: UploadService,
+        completion: CompletionService,
+        read_metadata: MetadataReader,
+    ) -> None:
+        self.db = db
+        self.storage = storage
+        self.settings = settings
+        self.clock = clock
+        self.uploads = uploads
+        self.completion = completion
+        self.read_metadata = read_metadata
 
     # -- creation ------------------------------------------------------------
 
     async def create(
-        self, user_id: int, length: int, raw_metadata: str | None, concat: Concat | None
+        self, user_id: int, length: int, metadata: TusMetadata, concat: Concat | None
     ) -> TusUpload:
-        metadata = parse_metadata(raw_metadata)
-        kind, media_type = kind_of(metadata)
+        kind, media_type = kind_of(metadata.pairs)
         if length == 0:
             raise InvalidTusHeader("Upload-Length must be at least 1.", header="Upload-Length")
         self._check_size(length, kind)
         record = q.TusRecord(
             "",
-            (raw_metadata or "").strip(),
+            metadata.raw,
             media_type.value if media_type else None,
             "partial" if concat is not None else None,
         )
@@ -267,21 +166,18 @@ class TusService:
             q.insert_tus_upload(conn, _with_id(record, upload.id))
 
         state = await self.uploads.create_empty(
-            user_id, kind=kind, total=length, filename=metadata.get("filename"), also=remember
+            user_id, kind=kind, total=length, filename=metadata.pairs.get("filename"), also=remember
         )
         return TusUpload(state, _with_id(record, state.upload.id))
 
-    async def create_final(
-        self, user_id: int, raw_metadata: str | None, concat: Concat
-    ) -> TusUpload:
+    async def create_final(self, user_id: int, metadata: TusMetadata, concat: Concat) -> TusUpload:
         """Join complete partial uploads into a new upload, by reference to their objects."""
-        metadata = parse_metadata(raw_metadata)
-        kind, media_type = kind_of(metadata)
-        now = self.services.uploads.clock()
+        kind, media_type = kind_of(metadata.pairs)
+        now = self.clock()
         upload_id = keys.new_upload_id()
         record = q.TusRecord(
             upload_id,
-            (raw_metadata or "").strip(),
+            metadata.raw,
             media_type.value if media_type else None,
             "final",
         )
@@ -297,7 +193,7 @@ class TusService:
                 user_id=user_id,
                 kind=kind,
                 total=total,
-                filename=sanitize_filename(metadata.get("filename")),
+                filename=sanitize_filename(metadata.pairs.get("filename")),
                 ranges=[[0, total - 1]],
                 status=UploadStatus.UPLOADING,
                 created_at=now,
@@ -321,7 +217,7 @@ class TusService:
             q.insert_chunks(conn, shifted)
             return UploadState(upload, RangeSet(upload.ranges))
 
-        state = await self.services.db.write(join)
+        state = await self.db.write(join)
         return TusUpload(state, record, list(concat.part_ids))
 
     @staticmethod
@@ -349,7 +245,7 @@ class TusService:
     async def info(self, user_id: int, upload_id: str) -> TusUpload:
         if not keys.is_upload_id(upload_id):
             raise UploadNotFound()
-        now = self.services.uploads.clock()
+        now = self.clock()
 
         def load(conn: Connection) -> TusUpload:
             upload = visible_upload(q.get_upload(conn, upload_id), user_id, now)
@@ -358,7 +254,7 @@ class TusService:
             state = UploadState(upload, RangeSet(upload.ranges))
             return TusUpload(state, record, parts, upload.media_id)
 
-        return await self.services.db.read(load)
+        return await self.db.read(load)
 
     # -- PATCH ---------------------------------------------------------------
 
@@ -372,7 +268,13 @@ class TusService:
         declared_length: int | None = None,
         checksum: Checksum | None = None,
     ) -> TusUpload:
-        """Store a PATCH body at ``offset``; complete the upload if it names a type and is whole."""
+        """Store a PATCH body at ``offset``; complete the upload if it names a type and is whole.
+
+        ``body`` is the request body as the HTTP layer reads it: it raises
+        ``BodyInterrupted`` if the client goes away and ``RequestTimeout`` if
+        it stalls, and what arrived before either is kept (unless a checksum
+        can no longer vouch for it).
+        """
         current = await self.info(user_id, upload_id)
         if current.upload.status is UploadStatus.COMPLETED:
             raise UploadCompleted()
@@ -383,11 +285,19 @@ class TusService:
         remaining = current.upload.total - offset
         if declared_length is not None and declared_length > remaining:
             raise UploadTooLarge(f"Only {remaining} bytes of this upload remain.")
-        writer = _PieceWriter(self, user_id, current.upload, offset, checksum)
+        writer = PieceWriter(
+            self.uploads,
+            self.storage,
+            self.settings.chunk_max_bytes,
+            user_id,
+            current.upload,
+            offset,
+            checksum,
+        )
         if offset == 0 and current.record is not None and current.record.concat is None:
-            writer.sniff = declared_kind(parse_metadata(current.record.metadata))
+            writer.sniff = declared_kind(self.read_metadata(current.record.metadata).pairs)
         try:
-            async for block in pieces_within(body, self.settings.body_timeout):
+            async for block in body:
                 await writer.feed(block, remaining)
         except (BodyInterrupted, RequestTimeout):
             await writer.interrupted()
@@ -410,7 +320,7 @@ class TusService:
         return result
 
     async def complete(self, user_id: int, upload_id: str, media_type: str) -> Media:
-        return await self.services.completion.complete_unchecked(user_id, upload_id, media_type)
+        return await self.completion.complete_unchecked(user_id, upload_id, media_type)
 
     async def complete_final(self, user_id: int, created: TusUpload) -> TusUpload:
         """A final upload is whole when it is made: complete it if its metadata names a type.
@@ -428,7 +338,7 @@ class TusService:
             try:
                 media = await self.complete(user_id, created.upload.id, media_type)
             except ChunkupError:
-                await self.services.db.write(partial(_unjoin, final_id=created.upload.id))
+                await self.db.write(partial(_unjoin, final_id=created.upload.id))
                 raise
             created.media_id = media.id
         return created
@@ -467,92 +377,3 @@ def _unjoin(conn: Connection, final_id: str) -> None:
 
 def _with_id(record: q.TusRecord, upload_id: str) -> q.TusRecord:
     return q.TusRecord(upload_id, record.metadata, record.media_type, record.concat)
-
-
-class _PieceWriter:
-    """Cuts a PATCH body into pieces of at most ``chunk_max_bytes`` and stores them."""
-
-    def __init__(
-        self,
-        tus: TusService,
-        user_id: int,
-        upload: Upload,
-        offset: int,
-        checksum: Checksum | None,
-    ) -> None:
-        self.tus = tus
-        self.user_id = user_id
-        self.upload = upload
-        self.start = offset
-        self.cursor = offset
-        self.limit = tus.settings.chunk_max_bytes
-        self.buffer = bytearray()
-        self.received = 0
-        self.checksum = checksum
-        self.check = checksum.hasher() if checksum else None
-        self.unrecorded: list[Chunk] = []  # stored, waiting for the checksum
-        self.state: UploadState | None = None
-        self.sniff: tuple[Kind, bool] | None = None  # (kind, only that kind) to check
-        self.head = bytearray()
-
-    async def feed(self, block: bytes, remaining: int) -> None:
-        self.received += len(block)
-        if self.received > remaining:
-            raise UploadTooLarge(f"Only {remaining} bytes of this upload remain.")
-        if self.check is not None:
-            self.check.update(block)
-        if self.sniff is not None:  # judged on every block until the head is whole
-            self.head += block[: HEAD_BYTES - len(self.head)]
-            kind, only_kind = self.sniff
-            refuse_unless_leading_bytes_fit(kind, self.head, only_kind=only_kind)
-            if len(self.head) >= HEAD_BYTES:
-                self.sniff = None
-        view = memoryview(block)
-        while view:
-            take = min(self.limit - len(self.buffer), len(view))
-            self.buffer += view[:take]
-            view = view[take:]
-            if len(self.buffer) == self.limit:
-                await self._flush()
-
-    async def _flush(self) -> None:
-        if not self.buffer:
-            return
-        start, end = self.cursor, self.cursor + len(self.buffer) - 1
-        data, self.buffer = self.buffer, bytearray()
-        self.cursor = end + 1
-        if self.checksum is not None:  # stored now, recorded once the checksum holds
-            key = keys.chunk_key(self.upload.id, start, end)
-            await self.tus.services.storage.put(key, data)
-            self.unrecorded.append(Chunk(self.upload.id, start, end, key))
-        else:
-            self.state = await self.tus.uploads.append_piece(
-                self.user_id, self.upload.id, start, data
-            )
-
-    async def finish(self) -> UploadState:
-        await self._flush()
-        if self.checksum is not None and self.check is not None:
-            if self.check.digest() != self.checksum.digest:
-                await self.discard()
-                raise ChecksumMismatch()
-            self.state = await self.tus.uploads.append_contiguous(
-                self.user_id, self.upload.id, self.unrecorded
-            )
-            self.unrecorded = []
-        if self.state is None:  # an empty body
-            return UploadState(self.upload, RangeSet(self.upload.ranges))
-        return self.state
-
-    async def interrupted(self) -> None:
-        """The body stopped: keep what arrived, unless a checksum can no longer vouch for it."""
-        if self.checksum is None:
-            await self._flush()
-        else:
-            await self.discard()
-
-    async def discard(self) -> None:
-        for piece in self.unrecorded:
-            await self.tus.services.storage.delete(piece.key)
-        self.unrecorded = []
-        self.buffer = bytearray()

@@ -1,9 +1,11 @@
 """tus 1.0.0 over HTTP: ``/api/v2/media/tus/`` (headers and statuses only).
 
 What each request means is in ``chunkup.uploads.tus``; this module reads the
-tus headers, calls it, and writes the tus headers back. Every response of these
-routes, errors included, carries ``Tus-Resumable: 1.0.0``; errors keep the
-project's JSON body. Uppy, tus-js-client and tuspy work against it unchanged.
+tus headers (their values through ``chunkup.api.tus_headers``), hands the
+service typed values and a body timed for stalls (``pieces_within``), and
+writes the tus headers back. Every response of these routes, errors included,
+carries ``Tus-Resumable: 1.0.0``; errors keep the project's JSON body. Uppy,
+tus-js-client and tuspy work against it unchanged.
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ from starlette.requests import ClientDisconnect
 
 from chunkup.api.deps import CurrentUser, LinksDep, ServicesDep
 from chunkup.api.errors import chunkup_error_response
+from chunkup.api.idle import pieces_within
 from chunkup.api.schemas import ErrorBody
+from chunkup.api.tus_headers import parse_checksum, parse_concat, parse_metadata, parse_number
 from chunkup.errors import (
     ChunkupError,
     InvalidTusHeader,
@@ -28,7 +32,8 @@ from chunkup.errors import (
 )
 from chunkup.models import UploadStatus
 from chunkup.uploads import tus
-from chunkup.uploads.tus import BodyInterrupted, Checksum, Concat, TusService, TusUpload
+from chunkup.uploads.tus import TusService, TusUpload
+from chunkup.uploads.tus_values import CHECKSUMS, BodyInterrupted, Checksum
 
 OFFSET_STREAM = "application/offset+octet-stream"
 PREFIX = "/api/v2/media/tus"
@@ -83,7 +88,7 @@ TusResumable = Annotated[None, Depends(tus_resumable)]
 
 
 async def tus_service(services: ServicesDep) -> TusService:
-    return TusService(services)
+    return services.tus
 
 
 TusDep = Annotated[TusService, Depends(tus_service)]
@@ -100,7 +105,7 @@ async def _body(request: Request) -> AsyncIterator[bytes]:
 
 def _content_length(request: Request) -> int | None:
     value = request.headers.get("content-length")
-    return None if value is None else tus.parse_number(value, "Content-Length")
+    return None if value is None else parse_number(value, "Content-Length")
 
 
 async def _append(
@@ -116,7 +121,7 @@ async def _append(
         user,
         upload_id,
         offset,
-        _body(request),
+        pieces_within(_body(request), service.settings.body_timeout),
         declared_length=_content_length(request),
         checksum=checksum,
     )
@@ -168,7 +173,7 @@ async def tus_options(services: ServicesDep) -> Response:
             "Tus-Version": tus.VERSION,
             "Tus-Extension": ",".join(tus.EXTENSIONS),
             "Tus-Max-Size": str(max_size),
-            "Tus-Checksum-Algorithm": ",".join(tus.CHECKSUMS),
+            "Tus-Checksum-Algorithm": ",".join(CHECKSUMS),
         },
     )
 
@@ -201,9 +206,9 @@ async def tus_create(
     upload_concat: Annotated[str | None, Header(alias="Upload-Concat")] = None,
     upload_checksum: Annotated[str | None, Header(alias="Upload-Checksum")] = None,
 ) -> Response:
-    concat = Concat.parse(upload_concat)
+    concat = parse_concat(upload_concat)
     if concat is not None and concat.final:
-        created = await service.create_final(user, upload_metadata, concat)
+        created = await service.create_final(user, parse_metadata(upload_metadata), concat)
         created = await service.complete_final(user, created)
         _count_completion(request, created)
     else:
@@ -212,9 +217,10 @@ async def tus_create(
                 "Upload-Defer-Length is not supported; send Upload-Length.",
                 header="Upload-Defer-Length",
             )
-        length = tus.parse_number(upload_length, "Upload-Length")
-        checksum = Checksum.parse(upload_checksum)
-        created = await service.create(user, length, upload_metadata, concat)
+        length = parse_number(upload_length, "Upload-Length")
+        checksum = parse_checksum(upload_checksum)
+        metadata = parse_metadata(upload_metadata)
+        created = await service.create(user, length, metadata, concat)
         if _is_offset_stream(request) and _content_length(request) != 0:
             created = await _append(request, service, user, created.upload.id, 0, checksum)
     headers = {"Location": f"{links.base}{PREFIX}/{created.upload.id}"}
@@ -265,8 +271,8 @@ async def _patch(
 ) -> Response:
     if not _is_offset_stream(request):
         raise UnsupportedMediaType(f"A PATCH body must be Content-Type: {OFFSET_STREAM}.")
-    offset = tus.parse_number(upload_offset, "Upload-Offset")
-    checksum = Checksum.parse(upload_checksum)
+    offset = parse_number(upload_offset, "Upload-Offset")
+    checksum = parse_checksum(upload_checksum)
     updated = await _append(request, service, user, upload_id, offset, checksum)
     return Response(status_code=204, headers=_progress_headers(updated))
 
