@@ -49,6 +49,9 @@ class Receiver:
     answer: Answer = accept
     hold: float = 0.0  # seconds each request takes to answer (the receiver's own work)
     gate: threading.Event | None = None  # when given, no request is answered before it is set
+    # the sender's own timeout: an attempt held longer than this has been given up by its
+    # sender (connection closed, retried later), so it no longer counts as in flight
+    sender_timeout: float | None = None
     port: int = field(default_factory=free_port)
     deliveries: list[Delivery] = field(default_factory=list)
     overlaps: int = 0
@@ -57,6 +60,7 @@ class Receiver:
     def __post_init__(self) -> None:
         self.changed = threading.Condition()
         self._in_flight: dict[str, int] = {}
+        self._started: dict[str, list[float]] = {}  # monotonic starts of unanswered attempts
         self._attempts: dict[str, int] = {}
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -99,9 +103,12 @@ class Receiver:
         body = request.rfile.read(length)
         delivery = Delivery({k.lower(): v for k, v in request.headers.items()}, body, time.time())
         key = delivery.webhook_id
+        now = time.monotonic()
         with self.changed:
-            if self._in_flight.get(key, 0) > 0:
+            held = self._started.setdefault(key, [])
+            if any(self.sender_timeout is None or now - t < self.sender_timeout for t in held):
                 self.overlaps += 1
+            held.append(now)
             self._in_flight[key] = self._in_flight.get(key, 0) + 1
             attempt = self._attempts[key] = self._attempts.get(key, 0) + 1
             self.changed.notify_all()
@@ -122,6 +129,7 @@ class Receiver:
             delivery.ended = time.time()
             with self.changed:
                 self._in_flight[key] -= 1
+                self._started[key].remove(now)
                 self.deliveries.append(delivery)
                 self.changed.notify_all()
 

@@ -23,6 +23,8 @@ from tests.support import SECRET, ServerProcess, md5_of, noise_image
 from tests.webhooks.conftest import WEBHOOK_SECRET
 from tests.webhooks.receiver import Delivery, Receiver
 
+SENDER_TIMEOUT = 3.0  # CHUNKUP_WEBHOOK_TIMEOUT of both nodes
+
 UPLOADS = 16
 
 
@@ -36,6 +38,9 @@ def nodes(
 ) -> Iterator[list[ServerProcess]]:
     receiver.answer = flaky
     receiver.hold = 0.15
+    # an attempt a node gave up on (its 3 s timeout passed while the receiver held the
+    # answer) is over for the cluster: its retry is no second attempt in flight
+    receiver.sender_timeout = SENDER_TIMEOUT
     with pg_template.fresh() as database_url:
         env = {
             "CHUNKUP_DATABASE_URL": database_url,
@@ -48,7 +53,7 @@ def nodes(
             "CHUNKUP_WEBHOOK_POLL_INTERVAL": "0.02",
             "CHUNKUP_WEBHOOK_RETRY_BASE": "PT0.05S",
             "CHUNKUP_WEBHOOK_RETRY_MAX": "PT0.1S",
-            "CHUNKUP_WEBHOOK_TIMEOUT": "3",
+            "CHUNKUP_WEBHOOK_TIMEOUT": str(SENDER_TIMEOUT),
             "CHUNKUP_WEBHOOK_CONCURRENCY": "4",
         }
         started = []
