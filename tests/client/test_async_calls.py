@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from chunkup.client import AsyncClient, BadRequest, NotFound, PermissionDenied, ResumeFile
-from tests.client.test_resume import MemoryStore
+from tests.client.test_resume import MemoryStore, meddler
 from tests.support import CHUNK, LiveServer, noise_image, pdf_document, starts_like
 
 # the SDK speaks HTTP: what it is tested for does not depend on the server's backend
@@ -97,18 +97,7 @@ async def test_a_range_conflict_is_settled_by_the_status_and_an_abort_stops_the_
     the server; then an upload aborted under the client fails with the server's answer."""
     data = photo.read_bytes()
     store = MemoryStore()
-    meddled = False
-
-    def meddle(_done: int, _total: int) -> None:
-        nonlocal meddled
-        if not meddled:  # the upload exists, the rest is not sent yet
-            meddled = True
-            start, end = CHUNK + 1000, 2 * CHUNK + 999
-            with server.client() as raw:
-                answer = raw.chunk(
-                    data[start : end + 1], start, len(data), upload_id=store.history[0]
-                )
-                assert answer.status_code == 201, answer.text
+    meddle = meddler(server, data, store)
 
     async with AsyncClient(server.url, server.token()) as client:
         media = await client.upload(photo, parallel=1, progress=meddle, resume=store)

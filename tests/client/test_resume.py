@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -36,6 +37,26 @@ class MemoryStore:
 
     def discard(self, key: str) -> None:
         self.saved.pop(key, None)
+
+
+def meddler(server: LiveServer, data: bytes, store: MemoryStore) -> Callable[[int, int], None]:
+    """A progress callback that, once the upload exists, has someone else store bytes
+    across two of its chunks (``CHUNK + 1000`` to ``2 * CHUNK + 999``): the client's own
+    chunks there then meet a 409 each."""
+    meddled = False
+
+    def meddle(_done: int, _total: int) -> None:
+        nonlocal meddled
+        if not meddled:  # the upload exists, the rest is not sent yet
+            meddled = True
+            start, end = CHUNK + 1000, 2 * CHUNK + 999
+            with server.client() as raw:
+                answer = raw.chunk(
+                    data[start : end + 1], start, len(data), upload_id=store.history[0]
+                )
+                assert answer.status_code == 201, answer.text
+
+    return meddle
 
 
 def key_of(url: str, path: Path) -> str:
@@ -152,18 +173,7 @@ def test_a_range_conflict_asks_the_server_and_sends_only_what_it_lacks(
     """Someone else stores bytes across two of our chunks: each 409 is settled by the status."""
     data = photo.read_bytes()
     store = MemoryStore()
-    meddled = False
-
-    def meddle(done: int, total: int) -> None:
-        nonlocal meddled
-        if not meddled:  # the upload exists, the rest is not sent yet
-            meddled = True
-            start, end = CHUNK + 1000, 2 * CHUNK + 999
-            with server.client() as raw:
-                answer = raw.chunk(
-                    data[start : end + 1], start, len(data), upload_id=store.history[0]
-                )
-                assert answer.status_code == 201, answer.text
+    meddle = meddler(server, data, store)
 
     transport = CountingTransport()
     with Client(server.url, server.token(), transport=transport) as client:

@@ -39,9 +39,9 @@ def flate_stream(entries: bytes, inflated: int = INFLATED, fill: bytes = b" ") -
     return stream(entries + b" /Filter /FlateDecode", deflated(inflated, fill))
 
 
-def pdf_file(objects: list[bytes]) -> bytes:
+def pdf_file(objects: list[bytes], header: bytes = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n") -> bytes:
     """A PDF with a classic cross-reference table; object ``n`` is ``objects[n - 1]``."""
-    out = bytearray(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
+    out = bytearray(header)
     offsets = []
     for number, body in enumerate(objects, 1):
         offsets.append(len(out))

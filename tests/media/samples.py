@@ -16,6 +16,7 @@ from pypdf import PdfReader, PdfWriter
 from chunkup import models
 from chunkup.db import Database
 from chunkup.db import queries as q
+from tests.media.bombs import pdf_file
 from tests.support import LiveServer, pdf_document
 
 GPS = {
@@ -172,16 +173,4 @@ def pdf_with_huge_image(side: int) -> bytes:
         + b"\nendstream",
         b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream",
     ]
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for number, body in enumerate(objects, 1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
-        len(objects) + 1,
-        xref,
-    )
-    return bytes(out)
+    return pdf_file(objects, header=b"%PDF-1.4\n")
