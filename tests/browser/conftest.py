@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from tests.browser.static_origin import StaticOrigin
+from tests.browser.webpage import watched_page
 from tests.provision import CHROMIUM, chromium_missing, unprovisioned
 from tests.support import LiveServer, settings_for
 
@@ -59,11 +60,8 @@ def browser(chromium: Path) -> Iterator[Any]:
 def page(browser: Any) -> Iterator[Any]:
     """A fresh browser context (its own localStorage); page errors fail the test."""
     context = browser.new_context(viewport={"width": 1100, "height": 800})
-    page = context.new_page()
     errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.set_default_timeout(30_000)
-    yield page
+    yield watched_page(context, errors)
     context.close()
     assert not errors, errors
 

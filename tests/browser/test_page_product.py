@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from PIL import Image, ImageDraw
 
-from tests.browser.webpage import WebPage
+from tests.browser.webpage import WebPage, watched_page
 from tests.support import CHUNK, LiveServer, noise_image, settings_for
 
 pytestmark = pytest.mark.browser
@@ -37,10 +37,7 @@ def open_page(browser: Any) -> Iterator[Any]:
     def open_(**options: Any) -> Any:
         context = browser.new_context(bypass_csp=True, **options)
         contexts.append(context)
-        page = context.new_page()
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        page.set_default_timeout(30_000)
-        return page
+        return watched_page(context, errors)
 
     yield open_
     for context in contexts:

@@ -9,6 +9,18 @@ from typing import Any
 CHUNK_PATH = "/api/v2/media/upload/chunk/"
 
 
+def watched_page(context: Any, errors: list[str]) -> Any:
+    """A new page in ``context`` whose uncaught errors go to ``errors``, ready for file
+    choosers: Playwright turns their interception on with a message it does not wait
+    for, so a listener added just before the click that opens one can miss it (seen
+    in CI). Subscribing here puts many round trips between the two."""
+    page = context.new_page()
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("filechooser", lambda _chooser: None)
+    page.set_default_timeout(30_000)
+    return page
+
+
 class WebPage:
     def __init__(self, page: Any, url: str) -> None:
         self.page = page
