@@ -15,6 +15,7 @@ import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -127,6 +128,44 @@ def test_a_child_killed_while_idle_is_replaced_without_refusing_the_next_pdf(
         time.sleep(0.01)
     report = sandbox.inspect(saved(tmp_path, pdf_document(1, 300, 400)), longest=1024)
     assert report.pages == 1 and report.first_page is not None
+
+
+def test_a_child_killed_after_taking_the_job_is_replaced_without_refusing_the_pdf(
+    sandbox: PdfSandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    # the job reaches the pipe, then the child is killed (stopped first, so it cannot
+    # answer in between): the death shows only when the answer is read
+    idle = sandbox.probe({"task": "sleep", "sleep": 0})["pid"]
+    os.kill(idle, signal.SIGSTOP)
+    send = sandbox_module._Child.send
+
+    def send_then_kill(child: Any, job: dict[str, Any]) -> None:
+        send(child, job)
+        if child.pid == idle:
+            os.kill(idle, signal.SIGKILL)
+
+    monkeypatch.setattr(sandbox_module._Child, "send", send_then_kill)
+    report = sandbox.inspect(saved(tmp_path, pdf_document(1, 300, 400)), longest=1024)
+    assert report.pages == 1 and report.first_page is not None
+    assert dead_or_zombie(idle)
+
+
+def test_a_job_that_fails_on_an_idle_child_is_not_tried_again(
+    sandbox: PdfSandbox, monkeypatch: pytest.MonkeyPatch
+):
+    # only a kill from outside is retried: a job failing on a reused child is the file's
+    sandbox.probe({"task": "sleep", "sleep": 0})
+    started: list[int] = []
+    start = sandbox_module._Child.__init__
+
+    def counted(child: Any, memory_bytes: int) -> None:
+        start(child, memory_bytes)
+        started.append(child.pid)
+
+    monkeypatch.setattr(sandbox_module._Child, "__init__", counted)
+    with pytest.raises(SandboxFailed, match="memory"):
+        sandbox.probe({"task": "allocate", "bytes": LIMIT})
+    assert started == []
 
 
 def test_no_child_can_start_is_a_retryable_503(

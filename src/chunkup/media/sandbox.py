@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -90,7 +91,7 @@ class _Child:
         try:
             self.process.stdin.write(json.dumps(job).encode() + b"\n")
         except OSError as exc:  # BrokenPipeError: it died while idle
-            raise SandboxFailed(f"child {self.pid} is gone") from exc
+            raise SandboxFailed(self._death() or f"child {self.pid} is gone") from exc
 
     def receive(self, deadline: float, payload_limit: int = 0) -> dict[str, Any]:
         """The next answer; ``payload`` holds its bytes. Raises ``SandboxFailed``."""
@@ -127,6 +128,11 @@ class _Child:
             if pipe is not None:
                 pipe.close()
 
+    def killed_from_outside(self) -> bool:
+        """Ended by SIGKILL or SIGTERM that we did not send. No job sends those:
+        the job's own limits end a child with SIGXCPU, a MemoryError or a crash."""
+        return self.process.poll() in (-signal.SIGKILL, -signal.SIGTERM)
+
     def _death(self) -> str | None:
         try:
             code = self.process.wait(timeout=1)
@@ -151,18 +157,18 @@ class PdfSandbox:
 
         Blocks for up to ``seconds``: call it from a worker thread.
         """
-        child = self._start({"task": "pdf", "path": str(path), "longest": longest})
-        deadline = time.monotonic() + self.seconds
+        try:
+            child, deadline, facts = self._first_answer(
+                {"task": "pdf", "path": str(path), "longest": longest}
+            )
+        except SandboxFailed as exc:
+            log.warning("PDF %s refused: %s in the sandbox", path.name, exc)
+            raise InvalidDocument(
+                "The PDF could not be read within "
+                f"{self.memory_bytes // MiB} MiB of memory and {self.seconds:g} s."
+            ) from exc
         healthy = False
         try:
-            try:
-                facts = child.receive(deadline)
-            except SandboxFailed as exc:
-                log.warning("PDF %s refused: %s in the sandbox", path.name, exc)
-                raise InvalidDocument(
-                    "The PDF could not be read within "
-                    f"{self.memory_bytes // MiB} MiB of memory and {self.seconds:g} s."
-                ) from exc
             if "invalid" in facts:
                 healthy = True
                 raise InvalidDocument(_text(facts["invalid"]))
@@ -185,15 +191,9 @@ class PdfSandbox:
 
         For tests and operators checking that the limits hold on a host.
         """
-        child = self._start(job)
-        deadline = time.monotonic() + self.seconds
-        healthy = False
-        try:
-            answer = child.receive(deadline)
-            healthy = True
-            return answer
-        finally:
-            self._give_back(child, healthy)
+        child, _deadline, answer = self._first_answer(job)
+        self._give_back(child, healthy=True)
+        return answer
 
     def close(self) -> None:
         """Stop the idle children; busy ones are stopped when their job ends."""
@@ -220,20 +220,42 @@ class PdfSandbox:
             raise SandboxFailed("a malformed page")
         return Image.frombytes("RGB", (width, height), pixels)
 
-    def _start(self, job: dict[str, Any]) -> _Child:
-        """A child working on ``job``: an idle one, or a new one if that one just died.
+    def _first_answer(self, job: dict[str, Any]) -> tuple[_Child, float, dict[str, Any]]:
+        """The child working on ``job``, its deadline and its first answer.
 
-        Raises ``InspectionUnavailable`` when no child can be started: the host's
-        trouble (no processes or memory left), not the file's.
+        An idle child killed from outside (an operator, the OOM killer) is
+        replaced, whether its death shows when the job is sent or only when
+        the answer is read: a process whose threads are still exiting takes
+        the job into its pipe, then closes it unanswered. Raises
+        ``SandboxFailed`` (the child is gone) if the job itself failed.
         """
         job = {**job, "seconds": self.seconds}
         child = self._take()
         if child is not None:
             try:
                 child.send(job)
-                return child
-            except SandboxFailed:  # killed while idle (an operator, the OOM killer)
+                deadline = time.monotonic() + self.seconds
+                return child, deadline, child.receive(deadline)
+            except SandboxFailed as exc:
+                killed = child.killed_from_outside()
                 child.kill()
+                if not killed:
+                    raise
+                log.warning("PDF sandbox child %d was killed while idle (%s)", child.pid, exc)
+        child = self._new_child(job)
+        deadline = time.monotonic() + self.seconds
+        try:
+            return child, deadline, child.receive(deadline)
+        except SandboxFailed:
+            child.kill()
+            raise
+
+    def _new_child(self, job: dict[str, Any]) -> _Child:
+        """A fresh child working on ``job``.
+
+        Raises ``InspectionUnavailable`` when no child can be started: the host's
+        trouble (no processes or memory left), not the file's.
+        """
         try:
             child = _Child(self.memory_bytes)
             child.send(job)
