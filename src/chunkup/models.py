@@ -55,6 +55,16 @@ class Upload:
 
 
 @dataclass(frozen=True, slots=True)
+class TusRecord:
+    """What a tus client declared when it created an upload."""
+
+    upload_id: str
+    metadata: str
+    media_type: str | None
+    concat: str | None  # "partial", "final" or None
+
+
+@dataclass(frozen=True, slots=True)
 class Chunk:
     upload_id: str
     start: int

@@ -251,7 +251,3 @@ class Settings(BaseSettings):
             if value is not None:
                 environment[f"CHUNKUP_{name.upper()}"] = value
         return environment
-
-    def max_total_bytes(self, kind: str) -> int:
-        """The size limit of an upload's kind: ``image`` or ``document``."""
-        return self.image_max_bytes if kind == "image" else self.document_max_bytes

@@ -13,6 +13,7 @@ import asyncio
 import shutil
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -63,7 +64,7 @@ class Domain:
         upload_id: str | None = None,
         kind: Kind = Kind.IMAGE,
         filename: str | None = "file.bin",
-        expires: str | None = None,
+        expires: datetime | None = None,
     ) -> UploadState:
         """One chunk of ``data`` at ``start`` of a ``total``-byte upload."""
         content_range = ChunkRange(start, start + len(data) - 1, total)

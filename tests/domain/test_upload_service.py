@@ -114,10 +114,10 @@ async def test_an_upload_expires_after_the_ttl_not_a_second_before(domain: Domai
 
 async def test_a_shorter_expires_is_honoured_and_a_longer_one_clamped(domain: Domain):
     soon = domain.clock.now + timedelta(hours=1)
-    short = await domain.chunk(OWNER, first(10), 0, 30, expires=soon.isoformat())
+    short = await domain.chunk(OWNER, first(10), 0, 30, expires=soon)
     assert short.upload.expires_at == soon
     late = domain.clock.now + timedelta(days=3)
-    long = await domain.chunk(OWNER, first(10), 0, 30, expires=late.isoformat())
+    long = await domain.chunk(OWNER, first(10), 0, 30, expires=late)
     assert long.upload.expires_at == domain.clock.now + timedelta(hours=24)
 
 
@@ -125,15 +125,15 @@ async def test_a_later_chunk_cannot_extend_expiry_past_the_ttl_from_the_first(do
     created = domain.clock.now
     upload_id = (await domain.chunk(OWNER, first(10), 0, 30)).upload.id
     domain.clock.advance(timedelta(hours=20))
-    far = (domain.clock.now + timedelta(hours=20)).isoformat()
+    far = domain.clock.now + timedelta(hours=20)
     state = await domain.chunk(OWNER, b"b" * 10, 10, 30, upload_id=upload_id, expires=far)
     assert state.upload.expires_at == created + timedelta(hours=24)
 
 
-@pytest.mark.parametrize("expires", ["yesterday", "2001-01-01T00:00:00Z"])
-async def test_an_unreadable_or_past_expires_is_invalid(domain: Domain, expires: str):
+@pytest.mark.parametrize("ago", [timedelta(0), timedelta(days=1)])
+async def test_an_expires_that_is_not_in_the_future_is_invalid(domain: Domain, ago: timedelta):
     with pytest.raises(InvalidExpires):
-        await domain.chunk(OWNER, first(10), 0, 30, expires=expires)
+        await domain.chunk(OWNER, first(10), 0, 30, expires=domain.clock.now - ago)
 
 
 async def test_the_first_chunk_must_start_at_zero(domain: Domain):

@@ -14,7 +14,7 @@ from chunkup.errors import (
     UploadNotFound,
 )
 from chunkup.models import Kind, MediaType
-from chunkup.uploads.tus import kind_of
+from chunkup.uploads.kinds import kind_of
 from chunkup.uploads.tus_values import Concat, TusMetadata
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -10,6 +12,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
+from chunkup.api.timestamps import iso_z
 from chunkup.errors import ChunkupError, InvalidField
 from chunkup.uploads.tus_values import BodyInterrupted
 
@@ -17,8 +20,16 @@ log = logging.getLogger("chunkup.api")
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "request_too_large"}
 
 
+def error_body(exc: ChunkupError) -> dict[str, Any]:
+    """``exc.body()`` as JSON: a datetime member (``expires``) as the contract writes it."""
+    return {
+        name: iso_z(value) if isinstance(value, datetime) else value
+        for name, value in exc.body().items()
+    }
+
+
 def error_response(exc: ChunkupError) -> JSONResponse:
-    return JSONResponse(exc.body(), status_code=exc.status, headers=exc.headers())
+    return JSONResponse(error_body(exc), status_code=exc.status, headers=exc.headers())
 
 
 def _count(request: Request, code: str) -> None:

@@ -8,8 +8,9 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from chunkup import models
+from chunkup.api.timestamps import iso_z
 from chunkup.media import stored
-from chunkup.uploads.service import UploadState, expires_iso
+from chunkup.uploads.service import UploadState
 
 
 class ErrorBody(BaseModel):
@@ -93,7 +94,7 @@ def chunk_media(state: UploadState) -> dict[str, str]:
     return {
         "upload_id": state.upload.id,
         "offset": str(state.offset),
-        "expires": expires_iso(state.upload),
+        "expires": iso_z(state.upload.expires_at),
     }
 
 

@@ -10,7 +10,6 @@ through SQLAlchemy's greenlet bridge (``run_sync``).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -37,7 +36,7 @@ from chunkup.db.tables import (
     tus_uploads,
     uploads,
 )
-from chunkup.models import Chunk, Kind, Media, MediaType, Upload, UploadStatus
+from chunkup.models import Chunk, Kind, Media, MediaType, TusRecord, Upload, UploadStatus
 
 
 class Duplicate(Exception):
@@ -339,16 +338,6 @@ def pending_files_before(conn: Connection, when: datetime) -> list[str]:
 
 
 # -- tus -----------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class TusRecord:
-    """What a tus client declared when it created an upload."""
-
-    upload_id: str
-    metadata: str
-    media_type: str | None
-    concat: str | None  # "partial", "final" or None
 
 
 def insert_tus_upload(conn: Connection, record: TusRecord) -> None:

@@ -31,7 +31,6 @@ from chunkup.errors import (
     FieldRequired,
     FileTooLarge,
     InvalidField,
-    InvalidType,
     Md5Mismatch,
     MediaNotFound,
     StorageUnavailable,
@@ -50,6 +49,7 @@ from chunkup.storage.base import LocalPaths, Observer
 from chunkup.uploads import keys
 from chunkup.uploads.clock import Clock
 from chunkup.uploads.filenames import storage_name
+from chunkup.uploads.kinds import SizeLimits, parse_media_type
 from chunkup.uploads.ranges import RangeSet
 from chunkup.uploads.service import visible_upload
 from chunkup.webhooks.events import MediaEvents, NoEvents
@@ -58,15 +58,6 @@ log = logging.getLogger(__name__)
 _MD5 = re.compile(r"[0-9a-fA-F]{32}")
 # blocks (about 1 MiB each) copied for inspection that may wait for the disk at once
 _COPY_BACKLOG = 4
-
-
-def parse_media_type(value: str | None) -> MediaType | None:
-    if value is None or value == "":
-        return None
-    try:
-        return MediaType(value)
-    except ValueError as exc:
-        raise InvalidType(field="type") from exc
 
 
 def parse_md5(value: str | None) -> str:
@@ -90,6 +81,7 @@ class CompletionService:
         self.db = db
         self.storage = storage
         self.settings = settings
+        self.sizes = SizeLimits.of(settings)
         self.clock = clock
         self._running: dict[tuple[int, str, str, str], asyncio.Task[Media]] = {}
         # decoding holds a whole image in memory: a few at a time, one per core
@@ -154,11 +146,7 @@ class CompletionService:
                 offset=str(ranges.contiguous_from_zero()), missing=ranges.missing(upload.total)
             )
         media_type = requested or MediaType.default_for(upload.kind)
-        limit = (
-            self.settings.image_max_bytes
-            if media_type.is_image
-            else self.settings.document_max_bytes
-        )
+        limit = self.sizes.for_type(media_type)
         if upload.total > limit:
             raise FileTooLarge(f"A file of type {media_type} may be at most {limit} bytes.")
 

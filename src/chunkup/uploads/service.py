@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TypeVar
 
 from chunkup.db import Connection, Database
@@ -51,6 +51,7 @@ from chunkup.storage import Storage
 from chunkup.uploads import keys
 from chunkup.uploads.clock import Clock
 from chunkup.uploads.filenames import sanitize_filename
+from chunkup.uploads.kinds import SizeLimits
 from chunkup.uploads.objects import ChunkObjects, StoredObject
 from chunkup.uploads.ranges import ChunkRange, RangeSet
 from chunkup.uploads.usage import UsageLimits, footprint
@@ -71,7 +72,7 @@ class ChunkIn:
     content_range: ChunkRange
     upload_id: str | None = None
     filename: str | None = None
-    expires: str | None = None
+    expires: datetime | None = None  # the client's requested expiry, if any
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,20 +85,9 @@ class UploadState:
         return self.ranges.contiguous_from_zero()
 
 
-def parse_expires(value: str | None, now: datetime) -> datetime | None:
-    if value is None or not value.strip():
-        return None
-    try:
-        when = datetime.fromisoformat(value.strip())
-    except ValueError as exc:
-        raise InvalidExpires() from exc
-    try:
-        when = when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
-    except OverflowError:  # past year 9999 or before year 1 once in UTC
-        if when.year > 1:
-            return datetime.max.replace(tzinfo=UTC)  # clamped by the caller
-        raise InvalidExpires("'expires' is in the past.") from None
-    if when <= now:
+def requested_expiry(when: datetime | None, now: datetime) -> datetime | None:
+    """A client's requested expiry, refused if it is not in the future."""
+    if when is not None and when <= now:
         raise InvalidExpires("'expires' is in the past.")
     return when
 
@@ -109,13 +99,8 @@ def visible_upload(upload: Upload | None, user_id: int, now: datetime) -> Upload
     if upload.status is UploadStatus.EXPIRED or (
         upload.status is UploadStatus.UPLOADING and upload.expires_at <= now
     ):
-        raise UploadExpired(expires=_iso(upload.expires_at))
+        raise UploadExpired(expires=upload.expires_at)
     return upload
-
-
-def _iso(when: datetime) -> str:
-    # isoformat, not strftime: this runs for every chunk's answer, at a third of the cost
-    return when.astimezone(UTC).replace(microsecond=0, tzinfo=None).isoformat() + "Z"
 
 
 class UploadService:
@@ -131,6 +116,7 @@ class UploadService:
         self.db = db
         self.storage = storage
         self.settings = settings
+        self.sizes = SizeLimits.of(settings)
         self.clock = clock
         self.objects = ChunkObjects(db, storage)
         self.limits = UsageLimits.from_settings(settings)
@@ -146,7 +132,7 @@ class UploadService:
             raise ChunkSizeMismatch(
                 f"Content-Range announces {cr.length} bytes, the chunk has {len(chunk.data)}."
             )
-        max_total = self.settings.max_total_bytes(chunk.kind)
+        max_total = self.sizes.for_kind(chunk.kind)
         if cr.total > max_total:
             raise FileTooLarge(f"A {chunk.kind} may be at most {max_total} bytes.")
         if cr.start == 0:  # fail fast: bytes that can begin no image or PDF are refused now
@@ -254,13 +240,13 @@ class UploadService:
         The function decides as ``record`` does, in the same order; on a refusal
         the same checks run here on the upload as it was, so the error, its
         message and its fields are the ones the transaction raises. A request
-        whose ``expires`` does not parse keeps the transaction path, where that
+        whose ``expires`` is in the past keeps the transaction path, where that
         error comes only after the checks before it.
         """
         if not self.db.one_statement_chunks:
             return None
         try:
-            requested = parse_expires(chunk.expires, now)
+            requested = requested_expiry(chunk.expires, now)
         except InvalidExpires:
             return None
         cr = chunk.content_range
@@ -357,14 +343,14 @@ class UploadService:
 
     def _expiry(
         self,
-        requested: str | None,
+        requested: datetime | None,
         *,
         created: datetime,
         now: datetime,
         current: datetime | None = None,
     ) -> datetime:
         latest = created + self.settings.upload_ttl
-        when = parse_expires(requested, now)
+        when = requested_expiry(requested, now)
         if when is None:
             return current or latest
         return min(when, latest)
@@ -408,7 +394,7 @@ class UploadService:
 
         ``also`` runs in the same transaction, to record what the protocol adds.
         """
-        max_total = self.settings.max_total_bytes(kind)
+        max_total = self.sizes.for_kind(kind)
         if total > max_total:
             raise FileTooLarge(f"A {kind} may be at most {max_total} bytes.")
         if self.pre_create is not None:
@@ -501,8 +487,4 @@ class UploadService:
         return record
 
 
-def expires_iso(upload: Upload) -> str:
-    return _iso(upload.expires_at)
-
-
-__all__ = ["ChunkIn", "UploadService", "UploadState", "expires_iso"]
+__all__ = ["ChunkIn", "UploadService", "UploadState"]

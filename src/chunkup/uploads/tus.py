@@ -15,7 +15,7 @@ keeps their objects while a final that names them still takes requests.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
@@ -34,13 +34,14 @@ from chunkup.errors import (
     UploadNotFound,
     UploadTooLarge,
 )
-from chunkup.models import Chunk, Kind, Media, MediaType, Upload, UploadStatus
+from chunkup.models import Chunk, Kind, Media, TusRecord, Upload, UploadStatus
 from chunkup.settings import Settings
 from chunkup.storage import Storage
 from chunkup.uploads import keys
 from chunkup.uploads.clock import Clock
-from chunkup.uploads.completion import CompletionService, parse_media_type
+from chunkup.uploads.completion import CompletionService
 from chunkup.uploads.filenames import sanitize_filename
+from chunkup.uploads.kinds import SizeLimits, declared_kind, kind_of
 from chunkup.uploads.ranges import RangeSet
 from chunkup.uploads.service import UploadService, UploadState, visible_upload
 from chunkup.uploads.tus_pieces import PieceWriter
@@ -63,41 +64,6 @@ EXTENSIONS = (
 )
 
 
-# -- what the metadata declares ----------------------------------------------------
-
-
-def kind_of(metadata: Mapping[str, str | None]) -> tuple[Kind, MediaType | None]:
-    """The upload's kind (its size limit) and the Media type the client asked for, if any.
-
-    ``type`` decides (image and eimage are images, doc a document). Uppy sets
-    every file's ``type`` to its MIME type and sends it as metadata, so a MIME
-    type there names the Media type too (``image/*`` an image, anything else a
-    document): a plain Uppy with no per-file hooks gets Media of the right
-    type. Without ``type``, an ``image/*`` ``filetype`` is an image and
-    anything else a document.
-    """
-    declared = (metadata.get("type") or "").strip().lower()
-    media_type: MediaType | None
-    if "/" in declared:
-        media_type = MediaType.IMAGE if declared.startswith("image/") else MediaType.DOC
-    else:
-        media_type = parse_media_type(metadata.get("type"))
-    if media_type is not None:
-        return (Kind.IMAGE if media_type.is_image else Kind.DOCUMENT), media_type
-    filetype = (metadata.get("filetype") or "").strip().lower()
-    return (Kind.IMAGE if filetype.startswith("image/") else Kind.DOCUMENT), None
-
-
-def declared_kind(metadata: Mapping[str, str | None]) -> tuple[Kind, bool] | None:
-    """The kind, if the metadata declares one (``type`` or ``filetype``), and whether
-    the first bytes must fit exactly that kind: with a ``type`` the upload completes
-    itself as that type; with a ``filetype`` only, the client completes it and may
-    still choose. With neither, the kind is only a default and nothing is judged."""
-    if not (metadata.get("type") or metadata.get("filetype")):
-        return None
-    return kind_of(metadata)[0], bool(metadata.get("type"))
-
-
 # -- the service -----------------------------------------------------------------
 
 
@@ -106,7 +72,7 @@ class TusUpload:
     """An upload as tus reports it (HEAD, and the answers to POST and PATCH)."""
 
     state: UploadState
-    record: q.TusRecord | None
+    record: TusRecord | None
     part_ids: list[str] = field(default_factory=list)
     media_id: int | None = None
 
@@ -141,6 +107,7 @@ class TusService:
         self.db = db
         self.storage = storage
         self.settings = settings
+        self.sizes = SizeLimits.of(settings)
         self.clock = clock
         self.uploads = uploads
         self.completion = completion
@@ -155,7 +122,7 @@ class TusService:
         if length == 0:
             raise InvalidTusHeader("Upload-Length must be at least 1.", header="Upload-Length")
         self._check_size(length, kind)
-        record = q.TusRecord(
+        record = TusRecord(
             "",
             metadata.raw,
             media_type.value if media_type else None,
@@ -175,7 +142,7 @@ class TusService:
         kind, media_type = kind_of(metadata.pairs)
         now = self.clock()
         upload_id = keys.new_upload_id()
-        record = q.TusRecord(
+        record = TusRecord(
             upload_id,
             metadata.raw,
             media_type.value if media_type else None,
@@ -236,7 +203,7 @@ class TusService:
         return upload
 
     def _check_size(self, length: int, kind: Kind) -> None:
-        limit = self.settings.max_total_bytes(kind)
+        limit = self.sizes.for_kind(kind)
         if length > limit:
             raise UploadTooLarge(f"A {kind} may be at most {limit} bytes.")
 
@@ -375,5 +342,5 @@ def _unjoin(conn: Connection, final_id: str) -> None:
     q.delete_upload(conn, final_id)  # its tus rows go with it
 
 
-def _with_id(record: q.TusRecord, upload_id: str) -> q.TusRecord:
-    return q.TusRecord(upload_id, record.metadata, record.media_type, record.concat)
+def _with_id(record: TusRecord, upload_id: str) -> TusRecord:
+    return TusRecord(upload_id, record.metadata, record.media_type, record.concat)

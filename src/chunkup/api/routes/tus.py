@@ -32,6 +32,7 @@ from chunkup.errors import (
 )
 from chunkup.models import UploadStatus
 from chunkup.uploads import tus
+from chunkup.uploads.kinds import SizeLimits
 from chunkup.uploads.tus import TusService, TusUpload
 from chunkup.uploads.tus_values import CHECKSUMS, BodyInterrupted, Checksum
 
@@ -166,7 +167,7 @@ def _progress_headers(upload: TusUpload) -> dict[str, str]:
     response_class=Response,
 )
 async def tus_options(services: ServicesDep) -> Response:
-    max_size = max(services.settings.image_max_bytes, services.settings.document_max_bytes)
+    max_size = SizeLimits.of(services.settings).largest
     return Response(
         status_code=204,
         headers={

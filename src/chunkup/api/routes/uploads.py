@@ -22,6 +22,7 @@ from chunkup.api.schemas import (
     chunk_media,
     upload_status,
 )
+from chunkup.api.timestamps import parse_expires
 from chunkup.errors import InvalidBody, InvalidContentRange, PayloadTooLarge
 from chunkup.services import Services
 from chunkup.uploads.service import ChunkIn
@@ -160,7 +161,7 @@ async def upload_chunk(request: Request) -> Response:
             content_range=cr,
             upload_id=form.fields.get("upload_id") or None,
             filename=form.filename,
-            expires=form.fields.get("expires"),
+            expires=parse_expires(form.fields.get("expires")),
         ),
     )
     metrics = request.app.state.metrics
