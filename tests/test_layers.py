@@ -3,7 +3,10 @@
 ``api → uploads → (storage, db, media)``: every module under ``uploads/``, ``db/``,
 ``storage/`` and ``media/`` is read as source (its AST, imports inside functions and
 ``TYPE_CHECKING`` blocks included) and must not import FastAPI, Starlette,
-``chunkup.api`` or ``chunkup.services``.
+``chunkup.api`` or ``chunkup.services``. The composition root (``services.py``)
+and the other modules beside ``api/`` (``webhooks/``, settings, auth, models,
+errors) must not import the HTTP layer either: ``api`` builds on them, not the
+other way round.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ import pytest
 SRC = Path(__file__).resolve().parent.parent / "src" / "chunkup"
 INNER = ("uploads", "db", "storage", "media")
 FORBIDDEN = ("fastapi", "starlette", "chunkup.api", "chunkup.services")
+BESIDE_API = ("services.py", "webhooks", "settings.py", "auth.py", "models.py", "errors.py")
+HTTP = ("fastapi", "starlette", "chunkup.api")
 
 
 def imported_modules(tree: ast.AST) -> set[str]:
@@ -30,18 +35,19 @@ def imported_modules(tree: ast.AST) -> set[str]:
     return names
 
 
-def forbidden(module: str) -> bool:
-    return any(module == name or module.startswith(f"{name}.") for name in FORBIDDEN)
+def forbidden(module: str, names: tuple[str, ...] = FORBIDDEN) -> bool:
+    return any(module == name or module.startswith(f"{name}.") for name in names)
 
 
-def violations() -> set[tuple[str, str]]:
+def violations(layers: tuple[str, ...], names: tuple[str, ...]) -> set[tuple[str, str]]:
     found = set()
-    for layer in INNER:
-        for path in sorted((SRC / layer).rglob("*.py")):
+    for layer in layers:
+        paths = [SRC / layer] if layer.endswith(".py") else sorted((SRC / layer).rglob("*.py"))
+        for path in paths:
             tree = ast.parse(path.read_text(), filename=str(path))
             where = path.relative_to(SRC).as_posix()
             for module in imported_modules(tree):
-                if forbidden(module):
+                if forbidden(module, names):
                     found.add((where, _top(module)))
     return found
 
@@ -57,7 +63,11 @@ def _top(module: str) -> str:
 
 
 def test_inner_layers_import_no_http_framework_api_or_services():
-    assert violations() == set()
+    assert violations(INNER, FORBIDDEN) == set()
+
+
+def test_the_composition_root_and_its_neighbours_import_no_http_layer():
+    assert violations(BESIDE_API, HTTP) == set()
 
 
 @pytest.mark.parametrize(

@@ -59,9 +59,12 @@ class TusRecord:
     """What a tus client declared when it created an upload."""
 
     upload_id: str
-    metadata: str
+    metadata: str  # the Upload-Metadata header as received, echoed by HEAD
     media_type: str | None
     concat: str | None  # "partial", "final" or None
+    # what the metadata named: "type" (a Media type), "filetype" (only a MIME
+    # type) or None; it decides how the first bytes are judged (uploads/kinds.py)
+    declared: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,6 @@ from chunkup.uploads.library import MediaLibrary
 from chunkup.uploads.limits import RATE_LIMIT_FILE, RateLimiter
 from chunkup.uploads.service import UploadService
 from chunkup.uploads.tus import TusService
-from chunkup.uploads.tus_values import MetadataReader
 from chunkup.webhooks.delivery import Deliverer
 from chunkup.webhooks.events import MediaEvents, MediaRenderer, NoEvents, Outbox, media_reference
 from chunkup.webhooks.pre_create import PreCreateHook
@@ -46,16 +45,9 @@ class Services:
         clock: Clock = utcnow,
         storage: Storage | None = None,
         render_media: MediaRenderer = media_reference,
-        read_tus_metadata: MetadataReader | None = None,
     ) -> Services:
         """``render_media`` makes the Media of a ``media.*`` event's payload (the
-        HTTP layer passes the API's own rendering); ``read_tus_metadata`` reads a
-        stored ``Upload-Metadata`` back, by default with the HTTP layer's parser."""
-        if read_tus_metadata is None:
-            # imported here, not at the top: chunkup.api imports this module
-            from chunkup.api.tus_headers import parse_metadata
-
-            read_tus_metadata = parse_metadata
+        HTTP layer passes the API's own rendering)."""
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         db = Database(settings.resolved_database_url)
         if settings.migrate_on_start:
@@ -93,7 +85,7 @@ class Services:
                 settings.rate_limit_burst,
                 path=settings.data_dir / RATE_LIMIT_FILE,
             ),
-            tus=TusService(db, storage, settings, clock, uploads, completion, read_tus_metadata),
+            tus=TusService(db, storage, settings, clock, uploads, completion),
             webhooks=webhooks,
             pre_create=pre_create,
         )

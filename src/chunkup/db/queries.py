@@ -347,6 +347,7 @@ def insert_tus_upload(conn: Connection, record: TusRecord) -> None:
             metadata=record.metadata,
             media_type=record.media_type,
             concat=record.concat,
+            declared=record.declared,
         )
     )
 
@@ -359,7 +360,9 @@ def get_tus_upload(conn: Connection, upload_id: str) -> TusRecord | None:
     )
     if row is None:
         return None
-    return TusRecord(row["upload_id"], row["metadata"], row["media_type"], row["concat"])
+    return TusRecord(
+        row["upload_id"], row["metadata"], row["media_type"], row["concat"], row["declared"]
+    )
 
 
 def insert_tus_parts(conn: Connection, final_id: str, part_ids: Sequence[str]) -> None:

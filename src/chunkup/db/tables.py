@@ -127,6 +127,7 @@ tus_uploads = Table(
     Column("metadata", Text, nullable=False),
     Column("media_type", String(8)),
     Column("concat", String(8)),
+    Column("declared", String(8)),  # see models.TusRecord
 )
 
 # The parts of a final (concatenated) tus upload, in order: a part's stored

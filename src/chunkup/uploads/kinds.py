@@ -77,11 +77,20 @@ def kind_of(metadata: Mapping[str, str | None]) -> tuple[Kind, MediaType | None]
     return (Kind.IMAGE if filetype.startswith("image/") else Kind.DOCUMENT), None
 
 
-def declared_kind(metadata: Mapping[str, str | None]) -> tuple[Kind, bool] | None:
-    """The kind, if the metadata declares one (``type`` or ``filetype``), and whether
-    the first bytes must fit exactly that kind: with a ``type`` the upload completes
-    itself as that type; with a ``filetype`` only, the client completes it and may
-    still choose. With neither, the kind is only a default and nothing is judged."""
-    if not (metadata.get("type") or metadata.get("filetype")):
+def declared_by(metadata: Mapping[str, str | None]) -> str | None:
+    """What tus metadata names, as ``TusRecord.declared`` keeps it: ``type``,
+    ``filetype`` or None."""
+    if metadata.get("type"):
+        return "type"
+    return "filetype" if metadata.get("filetype") else None
+
+
+def first_bytes_rule(kind: Kind, declared: str | None) -> tuple[Kind, bool] | None:
+    """How a tus upload's first bytes are judged: the kind, and whether they must fit
+    exactly that kind. With a ``type`` the upload completes itself as that type;
+    with a ``filetype`` only, the client completes it and may still choose (an
+    image or a PDF will do). With neither, the kind is only a default and nothing
+    is judged before completion."""
+    if declared is None:
         return None
-    return kind_of(metadata)[0], bool(metadata.get("type"))
+    return kind, declared == "type"

@@ -15,6 +15,7 @@ keeps their objects while a final that names them still takes requests.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -41,7 +42,7 @@ from chunkup.uploads import keys
 from chunkup.uploads.clock import Clock
 from chunkup.uploads.completion import CompletionService
 from chunkup.uploads.filenames import sanitize_filename
-from chunkup.uploads.kinds import SizeLimits, declared_kind, kind_of
+from chunkup.uploads.kinds import SizeLimits, declared_by, first_bytes_rule, kind_of
 from chunkup.uploads.ranges import RangeSet
 from chunkup.uploads.service import UploadService, UploadState, visible_upload
 from chunkup.uploads.tus_pieces import PieceWriter
@@ -49,7 +50,6 @@ from chunkup.uploads.tus_values import (
     BodyInterrupted,
     Checksum,
     Concat,
-    MetadataReader,
     TusMetadata,
 )
 
@@ -90,8 +90,6 @@ class TusService:
 
     Built once per app, beside the upload and completion services it works
     through: a tus upload is one of theirs, with tus's record on the side.
-    ``read_metadata`` is the HTTP layer's ``Upload-Metadata`` parser, for the
-    metadata a first PATCH is judged by (see ``MetadataReader``).
     """
 
     def __init__(
@@ -102,7 +100,6 @@ class TusService:
         clock: Clock,
         uploads: UploadService,
         completion: CompletionService,
-        read_metadata: MetadataReader,
     ) -> None:
         self.db = db
         self.storage = storage
@@ -111,7 +108,6 @@ class TusService:
         self.clock = clock
         self.uploads = uploads
         self.completion = completion
-        self.read_metadata = read_metadata
 
     # -- creation ------------------------------------------------------------
 
@@ -127,6 +123,7 @@ class TusService:
             metadata.raw,
             media_type.value if media_type else None,
             "partial" if concat is not None else None,
+            declared_by(metadata.pairs),
         )
 
         def remember(conn: Connection, upload: Upload) -> None:
@@ -147,6 +144,7 @@ class TusService:
             metadata.raw,
             media_type.value if media_type else None,
             "final",
+            declared_by(metadata.pairs),
         )
 
         def join(conn: Connection) -> UploadState:
@@ -262,7 +260,7 @@ class TusService:
             checksum,
         )
         if offset == 0 and current.record is not None and current.record.concat is None:
-            writer.sniff = declared_kind(self.read_metadata(current.record.metadata).pairs)
+            writer.sniff = first_bytes_rule(current.upload.kind, current.record.declared)
         try:
             async for block in body:
                 await writer.feed(block, remaining)
@@ -343,4 +341,4 @@ def _unjoin(conn: Connection, final_id: str) -> None:
 
 
 def _with_id(record: TusRecord, upload_id: str) -> TusRecord:
-    return TusRecord(upload_id, record.metadata, record.media_type, record.concat)
+    return dataclasses.replace(record, upload_id=upload_id)

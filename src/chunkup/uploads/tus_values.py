@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
 
 # the digests an Upload-Checksum may name (tus's checksum extension)
 CHECKSUMS: dict[str, Callable[[], hashlib._Hash]] = {
@@ -32,17 +31,6 @@ class TusMetadata:
 
     raw: str = ""
     pairs: Mapping[str, str | None] = field(default_factory=dict)
-
-
-class MetadataReader(Protocol):
-    """Reads a stored ``Upload-Metadata`` back into its pairs (the HTTP layer's parser).
-
-    The service keeps the text a client sent, so that HEAD echoes it byte for
-    byte; when a first PATCH must be judged by the kind the metadata declared,
-    the service reads it back through this, without knowing the header's syntax.
-    """
-
-    def __call__(self, value: str | None, /) -> TusMetadata: ...
 
 
 @dataclass(frozen=True, slots=True)
