@@ -8,9 +8,7 @@ from datetime import timedelta
 import pytest
 
 from chunkup.errors import (
-    FieldRequired,
     InvalidImage,
-    InvalidType,
     Md5Mismatch,
     UploadExpired,
     UploadIncomplete,
@@ -97,18 +95,9 @@ async def test_bytes_that_are_no_image_are_invalid_image_and_leave_no_file(domai
     assert await domain.keys("media/") == []
 
 
-@pytest.mark.parametrize(
-    ("upload_id", "md5", "type_", "error"),
-    [
-        (None, "0" * 32, None, FieldRequired),
-        ("0" * 32, None, None, FieldRequired),
-        ("0" * 32, "0" * 32, "video", InvalidType),
-        ("not-an-id", "0" * 32, None, UploadNotFound),
-    ],
-    ids=["no-id", "no-md5", "unknown-type", "bad-id"],
-)
-async def test_the_request_is_checked_before_any_bytes_are_read(
-    domain: Domain, upload_id: str | None, md5: str | None, type_: str | None, error: type
+@pytest.mark.parametrize("upload_id", ["not-an-id", "0" * 32])
+async def test_an_id_that_names_no_upload_of_the_caller_is_upload_not_found(
+    domain: Domain, upload_id: str
 ):
-    with pytest.raises(error):
-        await domain.services.completion.complete(OWNER, upload_id, md5, type_)
+    with pytest.raises(UploadNotFound):
+        await domain.services.completion.complete(OWNER, upload_id, "0" * 32, None)

@@ -17,7 +17,6 @@ import asyncio
 import hashlib
 import logging
 import os
-import re
 import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
@@ -28,9 +27,7 @@ from chunkup.db import Connection, Database
 from chunkup.db import queries as q
 from chunkup.errors import (
     ChunkupError,
-    FieldRequired,
     FileTooLarge,
-    InvalidField,
     Md5Mismatch,
     MediaNotFound,
     StorageUnavailable,
@@ -49,23 +46,14 @@ from chunkup.storage.base import LocalPaths, Observer
 from chunkup.uploads import keys
 from chunkup.uploads.clock import Clock
 from chunkup.uploads.filenames import storage_name
-from chunkup.uploads.kinds import SizeLimits, parse_media_type
+from chunkup.uploads.kinds import SizeLimits
 from chunkup.uploads.ranges import RangeSet
 from chunkup.uploads.service import visible_upload
 from chunkup.webhooks.events import MediaEvents, NoEvents
 
 log = logging.getLogger(__name__)
-_MD5 = re.compile(r"[0-9a-fA-F]{32}")
 # blocks (about 1 MiB each) copied for inspection that may wait for the disk at once
 _COPY_BACKLOG = 4
-
-
-def parse_md5(value: str | None) -> str:
-    if value is None or value == "":
-        raise FieldRequired("'md5' is required.", field="md5")
-    if not _MD5.fullmatch(value):
-        raise InvalidField("'md5' must be 32 hexadecimal digits.", field="md5")
-    return value.lower()
 
 
 class CompletionService:
@@ -97,21 +85,20 @@ class CompletionService:
         await asyncio.to_thread(self._pdf_sandbox.close)
 
     async def complete(
-        self, user_id: int, upload_id: str | None, md5: str | None, type_: str | None
+        self, user_id: int, upload_id: str, md5: str, media_type: MediaType | None
     ) -> Media:
-        """The contract's complete call: the client's MD5 must match the bytes."""
-        if not upload_id:
-            raise FieldRequired("'upload_id' is required.", field="upload_id")
-        digest = parse_md5(md5)
-        media_type = parse_media_type(type_)
+        """The contract's complete call: the client's MD5 (lower-case hex) must match
+        the bytes; ``media_type`` None completes as the upload's kind."""
         if not keys.is_upload_id(upload_id):
             raise UploadNotFound()
-        return await self._once(user_id, upload_id, digest, media_type)
+        return await self._once(user_id, upload_id, md5, media_type)
 
-    async def complete_unchecked(self, user_id: int, upload_id: str, type_: str) -> Media:
+    async def complete_unchecked(
+        self, user_id: int, upload_id: str, media_type: MediaType
+    ) -> Media:
         """Complete with no client MD5 to compare: tus carries none (its checksums
         cover each PATCH), so the bytes are not read a second time to make one up."""
-        return await self._once(user_id, upload_id, None, parse_media_type(type_))
+        return await self._once(user_id, upload_id, None, media_type)
 
     async def _once(
         self, user_id: int, upload_id: str, digest: str | None, media_type: MediaType | None

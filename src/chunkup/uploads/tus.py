@@ -35,7 +35,7 @@ from chunkup.errors import (
     UploadNotFound,
     UploadTooLarge,
 )
-from chunkup.models import Chunk, Kind, Media, TusRecord, Upload, UploadStatus
+from chunkup.models import Chunk, Kind, Media, MediaType, TusRecord, Upload, UploadStatus
 from chunkup.settings import Settings
 from chunkup.storage import Storage
 from chunkup.uploads import keys
@@ -285,7 +285,8 @@ class TusService:
         return result
 
     async def complete(self, user_id: int, upload_id: str, media_type: str) -> Media:
-        return await self.completion.complete_unchecked(user_id, upload_id, media_type)
+        """Complete as the ``media_type`` the creation's metadata named (its record's)."""
+        return await self.completion.complete_unchecked(user_id, upload_id, MediaType(media_type))
 
     async def complete_final(self, user_id: int, created: TusUpload) -> TusUpload:
         """A final upload is whole when it is made: complete it if its metadata names a type.

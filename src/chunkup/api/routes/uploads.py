@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from starlette.routing import Match, Route
 from starlette.types import Scope
 
+from chunkup.api.complete_fields import complete_fields
 from chunkup.api.content_range import parse_content_range
 from chunkup.api.deps import CurrentUser, LinksDep, ServicesDep, authenticate
 from chunkup.api.multipart import max_body_bytes, read_body, read_chunk_form, read_multipart
@@ -266,9 +267,9 @@ async def _complete_fields(request: Request, idle_timeout: float) -> dict[str, s
 async def complete_upload(
     request: Request, user: CurrentUser, services: ServicesDep, links: LinksDep
 ) -> Media:
-    fields = await _complete_fields(request, services.settings.body_timeout)
+    fields = complete_fields(await _complete_fields(request, services.settings.body_timeout))
     media = await services.completion.complete(
-        user, fields.get("upload_id"), fields.get("md5"), fields.get("type")
+        user, fields.upload_id, fields.md5, fields.media_type
     )
     request.app.state.metrics.completions.labels(media.type.value).inc()
     return await links.media(media)
