@@ -68,6 +68,11 @@ lock:
 bench-completion: $(STAMP)
 	$(BIN)/python -m bench.completion $(BENCH_ARGS)
 
+## make bench-attacks  issue 14's attacks on a real server: answer, time, worker peak, limit (bench/results/attacks.md)
+.PHONY: bench-attacks
+bench-attacks: $(STAMP)
+	$(BIN)/python -m bench.attacks
+
 ## make clean   remove the virtualenvs and the default data directory
 clean:
 	rm -rf $(VENV) $(TOOLS) chunkup-data .pytest_cache .mypy_cache
