@@ -91,11 +91,8 @@ class Services:
         )
 
     async def probe_storage(self) -> None:
-        """Raise unless the storage answers (a missing object is an answer)."""
-        try:
-            await self.storage.stat("readyz/probe")
-        except FileNotFoundError:
-            return
+        """Raise unless the storage can take writes now (``Storage.probe``)."""
+        await self.storage.probe()
 
     async def close(self) -> None:
         await self.completion.close()

@@ -29,6 +29,9 @@ class CountingStorage:
     async def put(self, key: str, data: bytes | bytearray | memoryview) -> None:
         await self.inner.put(key, data)
 
+    async def probe(self) -> None:
+        await self.inner.probe()
+
     async def compose(self, keys: Sequence[str], dest: str, observe: Observer) -> int:
         def counted(block: bytes | memoryview) -> None:
             self.bytes_read += len(block)

@@ -64,6 +64,20 @@ async def test_a_storage_root_that_is_not_a_directory_any_more_is_not_ready(
         assert (await http.get("/readyz")).json() == READY
 
 
+async def test_a_storage_root_that_is_gone_is_not_ready(tmp_path: Path) -> None:
+    """A volume unmounted under a running node leaves no directory: nothing could be
+    stored, so the node is taken out of rotation before a chunk finds out."""
+    settings = settings_for(tmp_path / "data")
+    root = Path(settings.resolved_storage_url.removeprefix("file://"))
+    async with running(settings) as http:
+        shutil.rmtree(root)
+        failed = await http.get("/readyz")
+        assert (failed.status_code, failed.json()["storage"]) == (503, "unavailable")
+
+        root.mkdir()
+        assert (await http.get("/readyz")).json() == READY
+
+
 @pytest.fixture
 def database_url(pg_template: postgres.TemplateDatabase) -> Iterator[str]:
     with pg_template.fresh() as url:

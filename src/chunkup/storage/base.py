@@ -68,6 +68,11 @@ class Storage(Protocol):
         """Every object under ``prefix``, with its info (for garbage collection)."""
         ...
 
+    async def probe(self) -> None:
+        """Raise (``OSError``, ``StorageUnavailable``) unless the storage can take
+        writes now: what ``/readyz`` asks."""
+        ...
+
     async def aclose(self) -> None: ...
 
 

@@ -317,6 +317,12 @@ class LocalStorage:
         finally:
             handle.close()
 
+    async def probe(self) -> None:
+        """The root is a directory this process can write in. A volume that was
+        not mounted, removed or made read-only under a running server fails
+        here, not at the next chunk."""
+        await asyncio.to_thread(_writable_directory, self.root)
+
     async def stat(self, key: str) -> ObjectInfo:
         source = self._source(key)
         try:
@@ -378,3 +384,10 @@ class LocalStorage:
 
     async def aclose(self) -> None:
         return None
+
+
+def _writable_directory(path: Path) -> None:
+    if not path.is_dir():
+        raise FileNotFoundError(errno.ENOENT, "the storage root is not a directory", str(path))
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise PermissionError(errno.EACCES, "the storage root is not writable", str(path))

@@ -65,6 +65,7 @@ BLOCK = 1024 * 1024  # smallest block a read yields (but the last)
 PART = 5 * 1024 * 1024  # multipart part size (S3's minimum); smaller composes are one PUT
 PART_CONCURRENCY = 2  # parts uploading at once: memory is about (2 + 2) * PART
 DELETE_BATCH = 1000  # S3's DeleteObjects limit
+PROBE_KEY = "readyz/probe"  # asked for by /readyz; never written
 
 OBJECT_STORE_SCHEMES = frozenset({"s3", "s3a", "gs", "az", "azure", "abfs", "abfss", "memory"})
 _CLIENT_OPTIONS = frozenset(
@@ -261,6 +262,13 @@ class ObjectStorage:
                 raise
             async for block in result.stream(min_chunk_size=BLOCK):
                 yield block
+
+    async def probe(self) -> None:
+        """The store answers a request (a missing object is an answer)."""
+        try:
+            await self.stat(PROBE_KEY)
+        except FileNotFoundError:
+            return
 
     async def stat(self, key: str) -> ObjectInfo:
         _check_key(key)
