@@ -6,6 +6,9 @@ statement is several hops to a driver thread, and a trivial transaction cost
 1.5-1.9 ms of CPU; run whole in one worker thread it is one hop. On PostgreSQL
 the same function runs on the event loop over asyncpg through SQLAlchemy's
 ``run_sync`` bridge, so no thread is tied up waiting on the network.
+``write_after`` runs a blocking step first (a chunk's file append) and hands
+its result to the transaction as an argument: on SQLite in the same trip to
+the writer thread.
 
 SQLite gets what makes several processes safe on one file: WAL, a busy
 timeout, and ``BEGIN IMMEDIATE`` for writes, so writers queue for the lock up
@@ -184,7 +187,8 @@ class Database:
         On PostgreSQL in one thread that takes every call queued since it last
         looked and wakes the event loop once per batch (``writer.py``): under
         load that costs a chunk less CPU than a hop of its own to a pool
-        thread. On SQLite the writer thread already runs it with the transaction.
+        thread. On SQLite a pool thread: a chunk's append goes to the writer
+        thread with its transaction instead (``write_after``).
         """
         if self._sync is None:
             return await self._blocking.submit(call)
