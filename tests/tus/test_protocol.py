@@ -139,7 +139,8 @@ def test_checksum_mismatch_is_460_and_nothing_is_stored(tus: Tus, server: LiveSe
     assert_error(response, 460, "checksum_mismatch")
     assert response.headers["Tus-Resumable"] == "1.0.0"
     assert tus.head(url).headers["Upload-Offset"] == "0"
-    assert server.chunk_objects(upload_id_of(url)) == []
+    assert server.chunk_records(upload_id_of(url)) == []
+    assert server.unreferenced_chunk_bytes(upload_id_of(url)) == 0  # stored, then removed
     with server.client(user_id) as client:
         assert client.status(upload_id_of(url)).json()["ranges"] == []
 

@@ -77,10 +77,12 @@ def test_a_checksummed_patch_cut_off_keeps_nothing(tus: Tus, server: LiveServer)
     url = tus.create_url(len(data))
     checksum = "Upload-Checksum: sha1 " + base64.b64encode(hashlib.sha1(data).digest()).decode()
     send_half_and_hang_up(tus, url, data, CHUNK + 100, extra=checksum + "\r\n")
+    upload_id = upload_id_of(url)
     deadline = time.monotonic() + 10
-    while server.chunk_objects(upload_id_of(url)) and time.monotonic() < deadline:
+    while server.unreferenced_chunk_bytes(upload_id) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert server.chunk_objects(upload_id_of(url)) == []
+    assert server.unreferenced_chunk_bytes(upload_id) == 0  # stored, then removed
+    assert server.chunk_records(upload_id) == []
     assert tus.head(url).headers["Upload-Offset"] == "0"
 
 

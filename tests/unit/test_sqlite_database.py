@@ -13,6 +13,7 @@ import pytest
 
 from chunkup.db import Database
 from chunkup.db import queries as q
+from chunkup.errors import DatabaseUnavailable
 from chunkup.models import Chunk, Kind, Upload, UploadStatus
 
 
@@ -77,16 +78,81 @@ def test_a_second_chunk_at_one_offset_is_a_duplicate(db: Database):
     assert asyncio.run(db.read(lambda conn: q.get_chunk(conn, upload.id, 0))).key == "a"
 
 
-def test_work_after_a_blocking_first_step_runs_in_the_same_write(db: Database, tmp_path: Path):
+def test_work_after_a_blocking_step_gets_its_result_in_the_same_hand_off(
+    db: Database, tmp_path: Path
+):
     marker = tmp_path / "written-first"
     upload = _upload()
+    threads: list[str] = []
 
-    def record(conn):
+    def step() -> str:
+        threads.append(threading.current_thread().name)
+        marker.touch()
+        return "k1"
+
+    def record(conn, key: str) -> str:
+        threads.append(threading.current_thread().name)
         assert marker.exists()  # the blocking step ran before the transaction
         q.insert_upload(conn, upload)
+        return key
 
-    asyncio.run(db.write(record, first=marker.touch))
+    async def never(_key: str, _error: Exception) -> None:
+        raise AssertionError("nothing to undo")
+
+    assert asyncio.run(db.write_after(step, record, undo=never)) == "k1"
     assert asyncio.run(db.read(lambda conn: q.get_upload(conn, upload.id))) is not None
+    assert len(threads) == 2 and threads[0] == threads[1]  # one thread, one hop
+    assert threads[0].startswith("chunkup-db-write")
+
+
+def test_a_failed_write_after_a_step_is_rolled_back_and_undone_before_it_raises(
+    db: Database,
+):
+    upload = _upload()
+    undone: list[tuple[str, Exception]] = []
+
+    def record(conn, _key: str) -> None:
+        q.insert_upload(conn, upload)
+        raise q.Duplicate()
+
+    async def undo(key: str, error: Exception) -> None:
+        undone.append((key, error))
+
+    with pytest.raises(q.Duplicate) as raised:
+        asyncio.run(db.write_after(lambda: "k1", record, undo=undo))
+    assert undone == [("k1", raised.value)]
+    assert asyncio.run(db.read(lambda conn: q.get_upload(conn, upload.id))) is None
+
+
+def test_undo_sees_the_error_write_would_raise(db: Database):
+    undone: list[Exception] = []
+
+    def broken(conn, _key: str) -> None:
+        conn.exec_driver_sql("SELECT * FROM no_such_table")
+
+    async def undo(_key: str, error: Exception) -> None:
+        undone.append(error)
+
+    with pytest.raises(DatabaseUnavailable) as written:
+        asyncio.run(db.write(lambda conn: broken(conn, "")))
+    with pytest.raises(DatabaseUnavailable) as raised:
+        asyncio.run(db.write_after(lambda: "k1", broken, undo=undo))
+    assert undone == [raised.value]
+    assert type(raised.value.__cause__) is type(written.value.__cause__)
+
+
+def test_a_failed_step_runs_neither_the_transaction_nor_undo(db: Database):
+    ran: list[str] = []
+
+    def step() -> str:
+        raise FileNotFoundError("no file yet")
+
+    async def undo(_key: str, _error: Exception) -> None:
+        ran.append("undo")
+
+    with pytest.raises(FileNotFoundError):
+        asyncio.run(db.write_after(step, lambda _conn, _key: ran.append("work"), undo=undo))
+    assert ran == []
 
 
 def test_the_wal_is_checkpointed_in_the_background_not_in_a_commit(

@@ -6,6 +6,9 @@ statement is several hops to a driver thread, and a trivial transaction cost
 1.5-1.9 ms of CPU; run whole in one worker thread it is one hop. On PostgreSQL
 the same function runs on the event loop over asyncpg through SQLAlchemy's
 ``run_sync`` bridge, so no thread is tied up waiting on the network.
+``write_after`` runs a blocking step first (a chunk's file append) and hands
+its result to the transaction as an argument: on SQLite in the same trip to
+the writer thread.
 
 SQLite gets what makes several processes safe on one file: WAL, a busy
 timeout, and ``BEGIN IMMEDIATE`` for writes, so writers queue for the lock up
@@ -21,11 +24,12 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Connection, Engine, make_url
@@ -40,6 +44,7 @@ if TYPE_CHECKING:  # imported when used: it needs greenlet, from the `postgres` 
 
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).parent / "migrations"
+S = TypeVar("S")
 T = TypeVar("T")
 _READONLY = "chunkup_readonly"
 _WRITER = "chunkup_writer"  # marks the writer's own connection (its .info)
@@ -121,6 +126,18 @@ def _unavailable(exc: DBAPIError) -> bool:
     return isinstance(exc, OperationalError) or bool(exc.connection_invalidated)
 
 
+@contextmanager
+def _translated() -> Iterator[None]:
+    """A lost or unusable database is ``DatabaseUnavailable``; other errors pass."""
+    try:
+        yield
+    except DBAPIError as exc:
+        if _unavailable(exc):
+            log.warning("database unavailable: %s", exc.orig)
+            raise DatabaseUnavailable() from exc
+        raise
+
+
 class Database:
     def __init__(self, url: str) -> None:
         self.url = url
@@ -170,61 +187,75 @@ class Database:
         On PostgreSQL in one thread that takes every call queued since it last
         looked and wakes the event loop once per batch (``writer.py``): under
         load that costs a chunk less CPU than a hop of its own to a pool
-        thread. On SQLite the writer thread already runs it with the transaction.
+        thread. On SQLite a pool thread: a chunk's append goes to the writer
+        thread with its transaction instead (``write_after``).
         """
         if self._sync is None:
             return await self._blocking.submit(call)
         return await asyncio.to_thread(call)
 
-    async def write(
-        self, work: Callable[[Connection], T], *, first: Callable[[], object] | None = None
-    ) -> T:
-        """Run ``work`` in a write transaction: committed if it returns, else rolled back.
+    async def write(self, work: Callable[[Connection], T]) -> T:
+        """Run ``work`` in a write transaction: committed if it returns, else rolled back."""
+        return await self._run(work, readonly=False)
 
-        ``first``, a blocking call (a chunk's file write), runs before the
-        transaction begins; on SQLite in the same worker thread, so a chunk
-        costs one hand-off between threads, not two (see ``writer.py``).
+    async def write_after(
+        self,
+        step: Callable[[], S],
+        work: Callable[[Connection, S], T],
+        *,
+        undo: Callable[[S, Exception], Awaitable[object]],
+    ) -> T:
+        """Run the blocking ``step`` (a chunk's file append), then ``work(conn,
+        step's result)`` in a write transaction.
+
+        On SQLite both run in one hand-off to the writer thread, so a chunk
+        costs one trip between threads, not two (see ``writer.py``); elsewhere
+        ``step`` runs as ``run_blocking`` does, then the transaction on the loop.
+        If ``step`` raises, nothing more runs. If the transaction raises (rolled
+        back), ``undo(step's result, error)`` is awaited on the event loop
+        before the error goes on: the caller's chance to take back what ``step``
+        did, which only it knows how to do. The result travels back as a value
+        with the future, never through an object the other thread fills.
         """
-        if first is not None and self._sync is None:
-            await self.run_blocking(first)
-            first = None
-        return await self._run(work, readonly=False, first=first)
+        if self._sync is None:
+            done = await self.run_blocking(step)
+            try:
+                return await self._run(lambda conn: work(conn, done), readonly=False)
+            except Exception as exc:
+                await undo(done, exc)
+                raise
+        done, result, error = await self._writer.submit(partial(self._step_then_write, step, work))
+        if error is not None:
+            try:
+                with _translated():
+                    raise error  # as ``write`` would have raised it
+            except Exception as exc:
+                await undo(done, exc)
+                raise
+        return cast(T, result)
 
     async def read(self, work: Callable[[Connection], T]) -> T:
         """Run ``work`` in a read-only transaction (no write lock on SQLite)."""
         return await self._run(work, readonly=True)
 
-    async def _run(
-        self,
-        work: Callable[[Connection], T],
-        *,
-        readonly: bool,
-        first: Callable[[], object] | None = None,
-    ) -> T:
-        try:
+    async def _run(self, work: Callable[[Connection], T], *, readonly: bool) -> T:
+        with _translated():
             if self._sync is not None:
-                loop = asyncio.get_running_loop()
                 if readonly:
+                    loop = asyncio.get_running_loop()
                     return await loop.run_in_executor(self._readers, self._read_sync, work)
-                return await self._writer.submit(partial(self._write_sync, work, first))
+                return await self._writer.submit(partial(self._write_sync, work))
             assert self._async is not None
             async with self._async.begin() as conn:
                 return await conn.run_sync(work)
-        except DBAPIError as exc:
-            if _unavailable(exc):
-                log.warning("database unavailable: %s", exc.orig)
-                raise DatabaseUnavailable() from exc
-            raise
 
     def _read_sync(self, work: Callable[[Connection], T]) -> T:
         assert self._sync is not None
         with self._sync.execution_options(**{_READONLY: True}).begin() as conn:
             return work(conn)
 
-    def _write_sync(self, work: Callable[[Connection], T], first: Callable[[], object] | None) -> T:
+    def _write_sync(self, work: Callable[[Connection], T]) -> T:
         """In the one writer thread: a connection kept open (no pool round per write)."""
-        if first is not None:
-            first()
         if self._write_conn is None or self._write_conn.invalidated:
             if self._write_conn is not None:
                 self._write_conn.close()
@@ -236,6 +267,17 @@ class Database:
         if self._commits % CHECKPOINT_EVERY == 0:
             self._checkpointer.submit(self._checkpoint)
         return result
+
+    def _step_then_write(
+        self, step: Callable[[], S], work: Callable[[Connection, S], T]
+    ) -> tuple[S, T | None, Exception | None]:
+        """``write_after`` in the writer thread: the step's result goes back
+        beside the transaction's result or error, for ``undo`` to have it."""
+        done = step()
+        try:
+            return done, self._write_sync(lambda conn: work(conn, done)), None
+        except Exception as exc:  # raised again on the event loop, after ``undo``
+            return done, None, exc
 
     def _writer_connection(self) -> Connection:
         """The writer's own connection: it waits for the write lock in Python

@@ -29,7 +29,6 @@ from chunkup.db.chunk_record import ChunkRecord, record_chunk
 from chunkup.errors import (
     ChunkSizeMismatch,
     ChunkTooLarge,
-    ChunkupError,
     FieldMismatch,
     FileTooLarge,
     InvalidContentRange,
@@ -52,7 +51,7 @@ from chunkup.uploads import keys
 from chunkup.uploads.clock import Clock
 from chunkup.uploads.filenames import sanitize_filename
 from chunkup.uploads.kinds import SizeLimits
-from chunkup.uploads.objects import ChunkObjects, StoredObject
+from chunkup.uploads.objects import ChunkObjects
 from chunkup.uploads.ranges import ChunkRange, RangeSet
 from chunkup.uploads.usage import UsageLimits, footprint
 from chunkup.webhooks.pre_create import PreCreate
@@ -167,19 +166,18 @@ class UploadService:
             chunk_count=1,
             stored_bytes=footprint(cr.length),
         )
-        stored = StoredObject()
 
-        def record(conn: Connection) -> None:
+        def record(conn: Connection, key: str) -> None:
             count, declared = q.open_uploads_of(conn, user_id, now)
             if count >= self.settings.max_open_uploads:
                 raise TooManyUploads(retry_after=60)
             if declared + cr.total > self.settings.max_open_bytes:
                 raise UploadQuotaExceeded(retry_after=60)
             q.insert_upload(conn, upload)
-            q.insert_chunk(conn, Chunk(upload.id, cr.start, cr.end, stored.key))
+            q.insert_chunk(conn, Chunk(upload.id, cr.start, cr.end, key))
 
         try:
-            await self.objects.store_then(stored, upload.id, cr.start, cr.end, chunk.data, record)
+            await self.objects.store_then(upload.id, cr.start, cr.end, chunk.data, record)
         except TooManyRequests:  # the upload never was: nothing of its id stays
             await self.storage.delete_prefix(keys.chunk_prefix(upload.id))
             raise
@@ -192,10 +190,9 @@ class UploadService:
             raise UploadNotFound()
         now = self.clock()
         # Write first, then decide in one transaction; on any refusal the object
-        # is ours alone (the transaction rolled back), so it is removed at once.
-        stored = StoredObject()
+        # is ours alone (the transaction rolled back): ChunkObjects removes it.
 
-        def record(conn: Connection) -> tuple[UploadState, Chunk | None]:
+        def record(conn: Connection, key: str) -> tuple[UploadState, Chunk | None]:
             """Check the chunk against the locked upload; record it unless it repeats."""
             upload = self._writable(q.get_upload(conn, upload_id, for_update=True), user_id, now)
             ranges = self._matching(upload, chunk)
@@ -205,35 +202,35 @@ class UploadService:
             upload.expires_at = self._expiry(
                 chunk.expires, created=upload.created_at, now=now, current=upload.expires_at
             )
-            piece = Chunk(upload.id, cr.start, cr.end, stored.key)
+            piece = Chunk(upload.id, cr.start, cr.end, key)
             self.limits.admit(upload, ranges, [piece])
             q.insert_chunk(conn, piece)
             q.save_upload_progress(conn, upload)
             return UploadState(upload, ranges), None
 
-        one_statement = self._one_statement(user_id, chunk, stored, now)
+        one_statement = self._one_statement(user_id, chunk, now)
 
         def check(conn: Connection) -> None:
             self._writable(q.get_upload(conn, upload_id), user_id, now)
 
         try:
-            state, overlapped = await self._store_or_remove(
-                stored, chunk, record, create=False, call=one_statement
+            key, (state, overlapped) = await self._store(
+                chunk, record, create=False, call=one_statement
             )
         except FileNotFoundError:
             # no file for this upload yet: decide before any byte is written
             await self.db.read(check)
-            state, overlapped = await self._store_or_remove(
-                stored, chunk, record, create=True, call=one_statement
+            key, (state, overlapped) = await self._store(
+                chunk, record, create=True, call=one_statement
             )
-        if overlapped is not None:
-            await self.objects.remove(stored)
+        if overlapped is not None:  # a repeat recorded nothing: its object is garbage
+            await self.objects.remove(key)
             await self._check_retry(overlapped, chunk, state)
         return state
 
     def _one_statement(
-        self, user_id: int, chunk: ChunkIn, stored: StoredObject, now: datetime
-    ) -> Callable[[], Awaitable[tuple[UploadState, Chunk | None]]] | None:
+        self, user_id: int, chunk: ChunkIn, now: datetime
+    ) -> Callable[[str], Awaitable[tuple[UploadState, Chunk | None]]] | None:
         """``_append``'s transaction as one statement (PostgreSQL, ``db/chunk_record.py``),
         or None where the database runs it as a transaction function.
 
@@ -252,7 +249,7 @@ class UploadService:
         cr = chunk.content_range
         upload_id = chunk.upload_id or ""
 
-        async def record() -> tuple[UploadState, Chunk | None]:
+        async def record(key: str) -> tuple[UploadState, Chunk | None]:
             done = await record_chunk(
                 self.db,
                 ChunkRecord(
@@ -263,7 +260,7 @@ class UploadService:
                     kind=chunk.kind,
                     start=cr.start,
                     end=cr.end,
-                    key=stored.key,
+                    key=key,
                     expires=requested,
                     ttl=self.settings.upload_ttl,
                     footprint=footprint(cr.length),
@@ -278,12 +275,12 @@ class UploadService:
             if done.outcome == "ok":
                 return state, None
             if done.outcome == "overlap":
-                if done.existing is not None and done.existing.key == stored.key:
+                if done.existing is not None and done.existing.key == key:
                     return state, None  # recorded by a try whose answer was lost
                 return state, done.existing or _NOTHING
             upload = self._writable(upload, user_id, now)
             ranges = self._matching(upload, chunk)
-            self.limits.admit(upload, ranges, [Chunk(upload_id, cr.start, cr.end, stored.key)])
+            self.limits.admit(upload, ranges, [Chunk(upload_id, cr.start, cr.end, key)])
             raise RuntimeError(f"chunkup_record_chunk refused a chunk ({done.outcome}) we admit")
 
         return record
@@ -296,30 +293,26 @@ class UploadService:
             raise FieldMismatch(f"This upload's chunks go in the '{upload.kind}' field.")
         return RangeSet(upload.ranges)
 
-    async def _store_or_remove(
+    async def _store(
         self,
-        stored: StoredObject,
         chunk: ChunkIn,
-        record: Callable[[Connection], T],
+        record: Callable[[Connection, str], T],
         *,
         create: bool,
-        call: Callable[[], Awaitable[T]] | None = None,
-    ) -> T:
+        call: Callable[[str], Awaitable[T]] | None = None,
+    ) -> tuple[str, T]:
         """Store the chunk and run ``record`` (or await ``call``, its one-statement
-        form, see ``_one_statement``); a refused chunk's object is removed."""
+        form, see ``_one_statement``): the chunk's key and the result. A refused
+        chunk's object is removed by ``ChunkObjects`` before the error goes on."""
         cr = chunk.content_range
         upload_id = chunk.upload_id or ""
-        try:
-            if call is not None:
-                return await self.objects.store_then_call(
-                    stored, upload_id, cr.start, cr.end, chunk.data, call, create=create
-                )
-            return await self.objects.store_then(
-                stored, upload_id, cr.start, cr.end, chunk.data, record, create=create
+        if call is not None:
+            return await self.objects.store_then_call(
+                upload_id, cr.start, cr.end, chunk.data, call, create=create
             )
-        except ChunkupError:
-            await self.objects.remove(stored)
-            raise
+        return await self.objects.store_then(
+            upload_id, cr.start, cr.end, chunk.data, record, create=create
+        )
 
     async def _check_retry(self, stored: Chunk, chunk: ChunkIn, state: UploadState) -> None:
         """A range that overlaps stored bytes: an exact retry is a no-op, else 409."""
@@ -434,44 +427,40 @@ class UploadService:
     async def append_contiguous(
         self, user_id: int, upload_id: str, pieces: Sequence[Chunk]
     ) -> UploadState:
-        """Record ``pieces``, already stored, that continue the upload at its
-        offset, in one transaction (see ``_contiguous``)."""
-        try:
-            return await self.db.write(self._contiguous(user_id, upload_id, lambda: pieces))
-        except (ChunkupError, q.Duplicate):
-            for piece in pieces:
-                await self.storage.delete(piece.key)
-            raise
+        """Record ``pieces``, stored by ``ChunkObjects.store``, that continue the
+        upload at its offset, in one transaction (see ``_contiguous``); if it
+        refuses them their objects are removed."""
+        record = self._contiguous(user_id, upload_id)
+        return await self.objects.record(
+            [piece.key for piece in pieces], lambda conn: record(conn, pieces)
+        )
 
     async def append_piece(
         self, user_id: int, upload_id: str, start: int, data: bytes | bytearray
     ) -> UploadState:
         """Store ``data`` as the piece at ``start`` and record it, in the same
         single hand-off as a chunk (``ChunkObjects.store_then``)."""
-        stored = StoredObject()
         end = start + len(data) - 1
-        record = self._contiguous(
-            user_id, upload_id, lambda: [Chunk(upload_id, start, end, stored.key)]
-        )
-        try:
-            return await self.objects.store_then(stored, upload_id, start, end, data, record)
-        except (ChunkupError, q.Duplicate):
-            await self.objects.remove(stored)
-            raise
+        record = self._contiguous(user_id, upload_id)
+
+        def record_piece(conn: Connection, key: str) -> UploadState:
+            return record(conn, [Chunk(upload_id, start, end, key)])
+
+        _key, state = await self.objects.store_then(upload_id, start, end, data, record_piece)
+        return state
 
     def _contiguous(
-        self, user_id: int, upload_id: str, pieces_of: Callable[[], Sequence[Chunk]]
-    ) -> Callable[[Connection], UploadState]:
+        self, user_id: int, upload_id: str
+    ) -> Callable[[Connection, Sequence[Chunk]], UploadState]:
         """The transaction that records pieces continuing the upload at its offset.
 
         If the upload moved on meanwhile (another request appended) nothing is
         recorded and the answer is ``OffsetMismatch`` with the current offset;
-        the caller removes the pieces' objects.
+        ``ChunkObjects`` removes the pieces' objects.
         """
         now = self.clock()
 
-        def record(conn: Connection) -> UploadState:
-            pieces = pieces_of()
+        def record(conn: Connection, pieces: Sequence[Chunk]) -> UploadState:
             upload = self._writable(q.get_upload(conn, upload_id, for_update=True), user_id, now)
             ranges = RangeSet(upload.ranges)
             offset = ranges.contiguous_from_zero()

@@ -252,7 +252,7 @@ class TusService:
             raise UploadTooLarge(f"Only {remaining} bytes of this upload remain.")
         writer = PieceWriter(
             self.uploads,
-            self.storage,
+            self.uploads.objects,
             self.settings.chunk_max_bytes,
             user_id,
             current.upload,

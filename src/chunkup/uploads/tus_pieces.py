@@ -4,7 +4,9 @@ Without a checksum every piece is recorded as soon as it is stored, so a body
 cut off half-way keeps what arrived (its last piece shorter): tus's promise
 that a client resumes from the offset a HEAD reports. With an
 ``Upload-Checksum`` the pieces are recorded together only after the whole body
-verified; on a mismatch they are removed unrecorded.
+verified; on a mismatch they are removed unrecorded. Either way they are
+stored as every chunk is, by ``ChunkObjects``: appended to the upload's one
+file on local disk, an object each on an object store.
 """
 
 from __future__ import annotations
@@ -12,8 +14,7 @@ from __future__ import annotations
 from chunkup.errors import ChecksumMismatch, UploadTooLarge
 from chunkup.media.sniff import HEAD_BYTES, refuse_unless_leading_bytes_fit
 from chunkup.models import Chunk, Kind, Upload
-from chunkup.storage import Storage
-from chunkup.uploads import keys
+from chunkup.uploads.objects import ChunkObjects
 from chunkup.uploads.ranges import RangeSet
 from chunkup.uploads.service import UploadService, UploadState
 from chunkup.uploads.tus_values import Checksum
@@ -25,7 +26,7 @@ class PieceWriter:
     def __init__(
         self,
         uploads: UploadService,
-        storage: Storage,
+        objects: ChunkObjects,
         piece_bytes: int,
         user_id: int,
         upload: Upload,
@@ -33,7 +34,7 @@ class PieceWriter:
         checksum: Checksum | None,
     ) -> None:
         self.uploads = uploads
-        self.storage = storage
+        self.objects = objects
         self.user_id = user_id
         self.upload = upload
         self.start = offset
@@ -75,8 +76,7 @@ class PieceWriter:
         data, self.buffer = self.buffer, bytearray()
         self.cursor = end + 1
         if self.checksum is not None:  # stored now, recorded once the checksum holds
-            key = keys.chunk_key(self.upload.id, start, end)
-            await self.storage.put(key, data)
+            key = await self.objects.store(self.upload.id, start, end, data)
             self.unrecorded.append(Chunk(self.upload.id, start, end, key))
         else:
             self.state = await self.uploads.append_piece(self.user_id, self.upload.id, start, data)
@@ -104,6 +104,6 @@ class PieceWriter:
 
     async def discard(self) -> None:
         for piece in self.unrecorded:
-            await self.storage.delete(piece.key)
+            await self.objects.remove(piece.key)
         self.unrecorded = []
         self.buffer = bytearray()
