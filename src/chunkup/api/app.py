@@ -124,8 +124,6 @@ def create_app(
     metrics = Metrics()
     app.state.metrics = metrics
     install_error_handlers(app)
-    # the chunk routes first: they are matched most often
-    app.router.routes.insert(0, uploads.chunk_route)
     for router in (uploads.router, health.router, tus.router, media.router, files.router):
         _add_routes(app, router)
     install_web_page(app, settings)

@@ -1,4 +1,10 @@
-"""Chunk upload, resume status, abort and complete: ``/api/v2/media/upload/...``."""
+"""Chunk upload, resume status, abort and complete: ``/api/v2/media/upload/...``.
+
+The chunk endpoint is the one route of its path, on the fast lane
+(``chunkup.api.fast_lane``): FastAPI calls it with the request alone and it
+parses, authenticates and answers by itself; its OpenAPI operation is declared on
+the route (``_CHUNK_OPERATION`` for what FastAPI cannot see in its signature).
+"""
 
 from __future__ import annotations
 
@@ -8,12 +14,11 @@ from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
-from starlette.routing import Match, Route
-from starlette.types import Scope
 
 from chunkup.api.complete_fields import complete_fields
 from chunkup.api.content_range import parse_content_range
 from chunkup.api.deps import CurrentUser, LinksDep, ServicesDep, authenticate
+from chunkup.api.fast_lane import FastLaneRoute
 from chunkup.api.multipart import max_body_bytes, read_body, read_chunk_form, read_multipart
 from chunkup.api.schemas import (
     ChunkMedia,
@@ -120,15 +125,6 @@ class _ChunkHeaders:
                 self.content_range.append(value.decode("latin-1"))
 
 
-@router.post(
-    "/chunk/",
-    status_code=201,
-    operation_id="createMediaChunk",
-    summary="Upload one chunk of an image or document",
-    response_model=ChunkMedia,
-    responses=ERRORS,
-    openapi_extra=_CHUNK_OPERATION,
-)
 async def upload_chunk(request: Request) -> Response:
     """The hot path, so it asks FastAPI for nothing but the request.
 
@@ -171,24 +167,18 @@ async def upload_chunk(request: Request) -> Response:
     return JSONResponse(chunk_media(state), status_code=201)
 
 
-# The route that serves chunks: a plain Starlette route ahead of the documented
-# one (same path, same function). FastAPI's own request handling around an
-# endpoint (dependency solving, response checks, telemetry spans) costs a chunk
-# more than its multipart split; the APIRoute above stays for the OpenAPI
-# schema, and any method but POST falls through to it (405 as before).
-class _ServingRoute(Route):
-    """A plain route that puts itself in the scope, as FastAPI's routes do (the
-    request metrics are labelled with the route's path)."""
-
-    def matches(self, scope: Scope) -> tuple[Match, Scope]:
-        match, child_scope = super().matches(scope)
-        if match is not Match.NONE:
-            child_scope["route"] = self
-        return match, child_scope
-
-
-chunk_route = _ServingRoute(
-    "/api/v2/media/upload/chunk/", upload_chunk, methods=["POST"], include_in_schema=False
+# the first route of the router: the one matched most often
+router.add_api_route(
+    "/chunk/",
+    upload_chunk,
+    methods=["POST"],
+    route_class_override=FastLaneRoute,
+    status_code=201,
+    operation_id="createMediaChunk",
+    summary="Upload one chunk of an image or document",
+    response_model=ChunkMedia,
+    responses=ERRORS,
+    openapi_extra=_CHUNK_OPERATION,
 )
 
 
