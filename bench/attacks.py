@@ -247,30 +247,23 @@ def bombs_rows(target: Target) -> list[Row]:
     shown = answer_of(response) + (" (with preview)" if response.json().get("image") else "")
     attack = f"a normal 3-page PDF, {len(normal) / 1000:.0f} KB (for comparison)"
     rows.append(Row("1", attack, shown, seconds, peak, PDF_LIMIT, target.sandbox_children()))
-    pixels = bombs.png_pixel_bomb()
-    response, seconds, peak = complete_bomb(target, 1, pixels, "image", "pixels.png")
-    rows.append(
-        Row(
-            "3",
+    pixels, text = bombs.png_pixel_bomb(), bombs.png_text_bomb()
+    for data, name, attack, bound in (
+        (
+            pixels,
+            "pixels.png",
             f"PNG 30000x30000 (900 MP) in {len(pixels)} B",
-            answer_of(response),
-            seconds,
-            peak,
             limit("image_max_pixels"),
-        )
-    )
-    text = bombs.png_text_bomb()
-    response, seconds, peak = complete_bomb(target, 1, text, "image", "text.png")
-    rows.append(
-        Row(
-            "3",
+        ),
+        (
+            text,
+            "text.png",
             f"PNG 64x64 with zTXt inflating to 60 MiB, {len(text) / 1000:.0f} KB",
-            answer_of(response),
-            seconds,
-            peak,
             "PNG text at most 4 MiB (fixed)",
-        )
-    )
+        ),
+    ):
+        response, seconds, peak = complete_bomb(target, 1, data, "image", name)
+        rows.append(Row("3", attack, answer_of(response), seconds, peak, bound))
     return rows
 
 

@@ -1,13 +1,15 @@
-"""Fixtures: a recording receiver, and servers that send it their events."""
+"""Fixtures: a recording receiver, servers that send it their events, and a migrated
+database for the outbox's rules in-process."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from chunkup.db import Database
 from tests.support import LiveServer, settings_for
 from tests.webhooks.receiver import Receiver
 
@@ -45,3 +47,11 @@ def webhook_server(
     live = LiveServer(settings).start()
     yield live
     live.stop()
+
+
+@pytest.fixture
+async def db(tmp_path: Path) -> AsyncIterator[Database]:
+    database = Database(settings_for(tmp_path).resolved_database_url)
+    await database.migrate()
+    yield database
+    await database.dispose()

@@ -4,27 +4,15 @@ as processes; here are the rules behind them, one per test."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from functools import partial
-from pathlib import Path
-
-import pytest
 
 from chunkup.db import Connection, Database, outbox
 from chunkup.webhooks import admin
-from tests.support import FakeClock, settings_for
+from tests.support import FakeClock
 
 RECEIVERS = ["http://a.test/hooks", "http://b.test/hooks"]
 HORIZON = timedelta(hours=24)
-
-
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = Database(settings_for(tmp_path).resolved_database_url)
-    await database.migrate()
-    yield database
-    await database.dispose()
 
 
 async def record_event(db: Database, clock: FakeClock, event_id: str) -> list[outbox.OutboxRow]:

@@ -12,13 +12,12 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import timedelta
 from functools import partial
 from pathlib import Path
 
 import httpx
-import pytest
 
 from chunkup.db import Connection, Database, outbox
 from chunkup.models import Kind, Upload, UploadStatus
@@ -41,14 +40,6 @@ class Recorder:
     def __call__(self, request: httpx.Request) -> httpx.Response:
         self.seen.append(request)
         return httpx.Response(self.statuses.pop(0) if self.statuses else 200)
-
-
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = Database(settings_for(tmp_path).resolved_database_url)
-    await database.migrate()
-    yield database
-    await database.dispose()
 
 
 def settings(tmp_path: Path, **overrides: object) -> Settings:
