@@ -210,7 +210,7 @@ async def abort_upload(upload_id: str, user: CurrentUser, services: ServicesDep)
 COMPLETE_FIELDS = frozenset({"upload_id", "md5", "type"})
 
 
-async def _complete_fields(request: Request, idle_timeout: float) -> dict[str, str | None]:
+async def _read_complete_body(request: Request, idle_timeout: float) -> dict[str, str | None]:
     """The complete call's fields, from JSON, a urlencoded form or a multipart form."""
     length = _declared_length(request)
     if length is not None and length > MAX_COMPLETE_BODY:
@@ -257,7 +257,7 @@ async def _complete_fields(request: Request, idle_timeout: float) -> dict[str, s
 async def complete_upload(
     request: Request, user: CurrentUser, services: ServicesDep, links: LinksDep
 ) -> Media:
-    fields = complete_fields(await _complete_fields(request, services.settings.body_timeout))
+    fields = complete_fields(await _read_complete_body(request, services.settings.body_timeout))
     media = await services.completion.complete(
         user, fields.upload_id, fields.md5, fields.media_type
     )
